@@ -1,0 +1,269 @@
+//! Typed settings. Load order: defaults -> TOML file -> `FEDISHOP_*` environment -> command-line
+//! flags, then `validate()`. Nothing else in the crate reads the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Every setting the server knows, with its default.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Public host[:port] of this instance, e.g. `shop.example` or `localhost:8080`.
+    pub domain: String,
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// Directory for the SQLite file and uploaded media.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`. `None` = `data_dir/fedishop.db`.
+    pub database_url: Option<String>,
+    /// Whether anybody may sign up as a member from the web.
+    pub open_registrations: bool,
+    /// Largest accepted upload in bytes.
+    pub max_upload_bytes: usize,
+    /// Connections in the database pool.
+    pub db_max_connections: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            domain: "localhost:8080".into(),
+            bind: "127.0.0.1:8080".parse().expect("valid default bind"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            open_registrations: false,
+            max_upload_bytes: 10 * 1024 * 1024,
+            db_max_connections: 8,
+        }
+    }
+}
+
+/// The TOML file: every key optional, same names as the env vars without the prefix, lowercase.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub domain: Option<String>,
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub open_registrations: Option<bool>,
+    pub max_upload_bytes: Option<usize>,
+    pub db_max_connections: Option<u32>,
+}
+
+/// Values given as command-line flags (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct FlagSettings {
+    pub domain: Option<String>,
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// Builds settings from an optional TOML file, an environment lookup and flags.
+    /// `env` is a function so tests can pass a map instead of the process environment.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: &FlagSettings,
+    ) -> anyhow::Result<Settings> {
+        let mut s = Settings::default();
+        let mut bind: Option<String> = None;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+            let f: FileSettings = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
+            if let Some(v) = f.domain {
+                s.domain = v;
+            }
+            bind = f.bind.or(bind);
+            if let Some(v) = f.data_dir {
+                s.data_dir = v;
+            }
+            s.database_url = f.database_url.or(s.database_url);
+            if let Some(v) = f.open_registrations {
+                s.open_registrations = v;
+            }
+            if let Some(v) = f.max_upload_bytes {
+                s.max_upload_bytes = v;
+            }
+            if let Some(v) = f.db_max_connections {
+                s.db_max_connections = v;
+            }
+        }
+        let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = env("FEDISHOP_DOMAIN") {
+            s.domain = v;
+        }
+        if let Some(v) = env("FEDISHOP_BIND") {
+            bind = Some(v);
+        }
+        if let Some(v) = env("FEDISHOP_DATA_DIR") {
+            s.data_dir = v.into();
+        }
+        if let Some(v) = env("FEDISHOP_DATABASE_URL") {
+            s.database_url = Some(v);
+        }
+        if let Some(v) = env("FEDISHOP_OPEN_REGISTRATIONS") {
+            s.open_registrations = parse_bool("FEDISHOP_OPEN_REGISTRATIONS", &v)?;
+        }
+        if let Some(v) = env("FEDISHOP_MAX_UPLOAD_BYTES") {
+            s.max_upload_bytes = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("FEDISHOP_MAX_UPLOAD_BYTES must be a number of bytes"))?;
+        }
+        if let Some(v) = env("FEDISHOP_DB_MAX_CONNECTIONS") {
+            s.db_max_connections = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("FEDISHOP_DB_MAX_CONNECTIONS must be a number"))?;
+        }
+        if let Some(v) = &flags.domain {
+            s.domain = v.clone();
+        }
+        if let Some(v) = &flags.bind {
+            bind = Some(v.clone());
+        }
+        if let Some(v) = &flags.data_dir {
+            s.data_dir = v.clone();
+        }
+        if let Some(v) = &flags.database_url {
+            s.database_url = Some(v.clone());
+        }
+        if let Some(b) = bind {
+            s.bind = b
+                .parse()
+                .map_err(|_| anyhow::anyhow!("bind address {b:?} is not host:port (e.g. 127.0.0.1:8080)"))?;
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks values that parsing alone cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let d = &self.domain;
+        let host_ok = !d.is_empty()
+            && d.len() <= 253
+            && d
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+            && !d.starts_with(['.', '-', ':']);
+        if !host_ok {
+            anyhow::bail!("FEDISHOP_DOMAIN {d:?} must be a host name with an optional port, like shop.example or localhost:8080");
+        }
+        if self.max_upload_bytes < 1024 {
+            anyhow::bail!("FEDISHOP_MAX_UPLOAD_BYTES must be at least 1024");
+        }
+        if self.db_max_connections == 0 {
+            anyhow::bail!("FEDISHOP_DB_MAX_CONNECTIONS must be at least 1");
+        }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                anyhow::bail!("FEDISHOP_DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL actually used: the configured one, or a SQLite file in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("fedishop.db").display()),
+        }
+    }
+
+    /// `http` for loopback development hosts, `https` for everything else.
+    pub fn scheme(&self) -> &'static str {
+        let host = self.domain.rsplit_once(':').map_or(self.domain.as_str(), |(h, p)| {
+            if p.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                &self.domain
+            }
+        });
+        if host == "localhost" || host.ends_with(".localhost") || host.starts_with("127.") || host == "[::1]" {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
+    /// `scheme://domain` without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.scheme(), self.domain)
+    }
+
+    /// Where uploaded media files live.
+    pub fn media_dir(&self) -> PathBuf {
+        self.data_dir.join("media")
+    }
+}
+
+fn parse_bool(key: &str, v: &str) -> anyhow::Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => anyhow::bail!("{key} must be true or false"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = Settings::load(None, env_of(&[]), &FlagSettings::default()).unwrap();
+        assert_eq!(s.domain, "localhost:8080");
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert!(s.effective_database_url().starts_with("sqlite://./data/fedishop.db"));
+        assert_eq!(s.base_url(), "http://localhost:8080");
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(&path, "domain = \"file.example\"\nbind = \"127.0.0.1:1\"\ndata_dir = \"/tmp/x\"\n").unwrap();
+        let s = Settings::load(
+            Some(&path),
+            env_of(&[("FEDISHOP_BIND", "127.0.0.1:2"), ("FEDISHOP_DATA_DIR", "/tmp/y")]),
+            &FlagSettings { data_dir: Some("/tmp/z".into()), ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(s.domain, "file.example");
+        assert_eq!(s.bind.port(), 2);
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/z"));
+        assert_eq!(s.base_url(), "https://file.example");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_setting_name() {
+        let e = Settings::load(None, env_of(&[("FEDISHOP_BIND", "nope")]), &FlagSettings::default()).unwrap_err();
+        assert!(e.to_string().contains("bind"));
+        let e = Settings::load(None, env_of(&[("FEDISHOP_DOMAIN", "bad domain/")]), &FlagSettings::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("FEDISHOP_DOMAIN"));
+        let e = Settings::load(None, env_of(&[("FEDISHOP_DATABASE_URL", "mysql://x")]), &FlagSettings::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("FEDISHOP_DATABASE_URL"));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(&path, "domian = \"typo\"\n").unwrap();
+        assert!(Settings::load(Some(&path), env_of(&[]), &FlagSettings::default()).is_err());
+    }
+}

@@ -1,0 +1,135 @@
+//! THE only SQL. `Store` wraps one connection pool, SQLite or PostgreSQL, chosen at runtime
+//! from the database URL. Queries are runtime-typed and written once with `$1` placeholders,
+//! which both backends accept; the few dialect differences live in `dialect.rs`.
+//! One file per aggregate. Imports no axum and nothing from `web`, `api` or `federation`.
+
+pub mod dialect;
+pub mod images;
+pub mod products;
+pub mod shops;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{Error, Result};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Which database a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database handle every service takes. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+impl Store {
+    /// Opens a pool. For SQLite the file is created if missing and the connection is tuned
+    /// (WAL, busy timeout, foreign keys, NORMAL sync).
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Applies the migrations of this backend that are not yet applied.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// `true` when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Table name -> sorted column names, for the test that both backends have the same schema.
+    pub async fn schema(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(dialect::schema_query(self.backend))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for (table, column) in rows {
+            if table.starts_with("_sqlx") {
+                continue;
+            }
+            match out.last_mut() {
+                Some((t, cols)) if *t == table => cols.push(column),
+                _ => out.push((table, vec![column])),
+            }
+        }
+        for (_, cols) in &mut out {
+            cols.sort();
+        }
+        Ok(out)
+    }
+}
+
+/// A unique-constraint violation becomes `Conflict`; anything else is internal.
+pub(crate) fn unique_to_conflict(e: sqlx::Error, message: &str) -> Error {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::conflict(message),
+        _ => Error::internal(e),
+    }
+}
+
+/// Builds `$start, $start+1, ...` for an `IN (...)` list of `n` values.
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,9 @@
+//! One integration-test binary. Every test runs against a real instance on loopback with its
+//! own database: SQLite by default, PostgreSQL when `FEDISHOP_TEST_POSTGRES_URL` is set.
+
+mod api_products;
+mod api_shops;
+mod cli;
+mod media;
+mod schema;
+mod support;
