@@ -11,7 +11,11 @@ use crate::domain::accounts::{self, NewUser, Role};
 use crate::server;
 
 #[derive(Parser, Debug)]
-#[command(name = "fedishop", version, about = "A self-hosted, federated shop server")]
+#[command(
+    name = "fedishop",
+    version,
+    about = "A self-hosted, federated shop server"
+)]
 pub struct Cli {
     /// TOML settings file (also FEDISHOP_CONFIG). Without it, ./fedishop.toml is read if present.
     #[arg(long, global = true, env = "FEDISHOP_CONFIG")]
@@ -79,7 +83,10 @@ pub enum TokenCommand {
 impl Cli {
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let default_file = PathBuf::from("fedishop.toml");
-        let file = self.config.clone().or_else(|| default_file.exists().then_some(default_file));
+        let file = self
+            .config
+            .clone()
+            .or_else(|| default_file.exists().then_some(default_file));
         let flags = FlagSettings {
             domain: self.domain.clone(),
             bind: self.bind.clone(),
@@ -101,20 +108,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::User { command: UserCommand::Add { username, role, display_name } } => {
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    role,
+                    display_name,
+                },
+        } => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']).to_string();
             let store = server::open_store(&settings).await?;
             let role = Role::parse(&role).expect("clap checked the role");
-            let user = accounts::create_user(&store, NewUser { username, display_name, password, role })
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = accounts::create_user(
+                &store,
+                NewUser {
+                    username,
+                    display_name,
+                    password,
+                    role,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             store.close().await;
             eprintln!("created {} {}", user.role.as_str(), user.username);
             Ok(())
         }
-        Command::User { command: UserCommand::List } => {
+        Command::User {
+            command: UserCommand::List,
+        } => {
             let store = server::open_store(&settings).await?;
             for u in crate::db::users::list(&store).await? {
                 println!("{}\t{}\t{}", u.username, u.role.as_str(), u.display_name);
@@ -122,9 +146,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Token { command: TokenCommand::Issue { username, label } } => {
+        Command::Token {
+            command: TokenCommand::Issue { username, label },
+        } => {
             let store = server::open_store(&settings).await?;
-            let token = accounts::issue_token(&store, &username, &label).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let token = accounts::issue_token(&store, &username, &label)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             store.close().await;
             println!("{token}");
             Ok(())
@@ -144,9 +172,31 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let needs_admin = !crate::db::users::admin_exists(&store).await?;
     tracing::info!(bind = %settings.bind, %url, "listening");
-    println!("fedishop is running at {url} (listening on {}, {db})", settings.bind);
+    println!(
+        "fedishop is running at {url} (listening on {}, {db})",
+        settings.bind
+    );
     if needs_admin {
-        println!("No administrator yet: open {url}/setup, or run `fedishop user add NAME --role admin`.");
+        println!(
+            "No administrator yet: open {url}/setup, or run `fedishop user add NAME --role admin`."
+        );
     }
-    server::serve(listener, server::AppState::new(store, settings), server::shutdown_signal()).await
+    let janitor_store = store.clone();
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            match accounts::purge_expired_sessions(&janitor_store).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+        }
+    });
+    server::serve(
+        listener,
+        server::AppState::new(store, settings),
+        server::shutdown_signal(),
+    )
+    .await
 }

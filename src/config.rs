@@ -111,9 +111,9 @@ impl Settings {
             s.open_registrations = parse_bool("FEDISHOP_OPEN_REGISTRATIONS", &v)?;
         }
         if let Some(v) = env("FEDISHOP_MAX_UPLOAD_BYTES") {
-            s.max_upload_bytes = v
-                .parse()
-                .map_err(|_| anyhow::anyhow!("FEDISHOP_MAX_UPLOAD_BYTES must be a number of bytes"))?;
+            s.max_upload_bytes = v.parse().map_err(|_| {
+                anyhow::anyhow!("FEDISHOP_MAX_UPLOAD_BYTES must be a number of bytes")
+            })?;
         }
         if let Some(v) = env("FEDISHOP_DB_MAX_CONNECTIONS") {
             s.db_max_connections = v
@@ -133,9 +133,9 @@ impl Settings {
             s.database_url = Some(v.clone());
         }
         if let Some(b) = bind {
-            s.bind = b
-                .parse()
-                .map_err(|_| anyhow::anyhow!("bind address {b:?} is not host:port (e.g. 127.0.0.1:8080)"))?;
+            s.bind = b.parse().map_err(|_| {
+                anyhow::anyhow!("bind address {b:?} is not host:port (e.g. 127.0.0.1:8080)")
+            })?;
         }
         s.validate()?;
         Ok(s)
@@ -146,8 +146,7 @@ impl Settings {
         let d = &self.domain;
         let host_ok = !d.is_empty()
             && d.len() <= 253
-            && d
-                .chars()
+            && d.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
             && !d.starts_with(['.', '-', ':']);
         if !host_ok {
@@ -160,8 +159,13 @@ impl Settings {
             anyhow::bail!("FEDISHOP_DB_MAX_CONNECTIONS must be at least 1");
         }
         if let Some(url) = &self.database_url {
-            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                anyhow::bail!("FEDISHOP_DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                anyhow::bail!(
+                    "FEDISHOP_DATABASE_URL must start with sqlite:, postgres:// or postgresql://"
+                );
             }
         }
         Ok(())
@@ -171,20 +175,30 @@ impl Settings {
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
             Some(u) => u.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("fedishop.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("fedishop.db").display()
+            ),
         }
     }
 
     /// `http` for loopback development hosts, `https` for everything else.
     pub fn scheme(&self) -> &'static str {
-        let host = self.domain.rsplit_once(':').map_or(self.domain.as_str(), |(h, p)| {
-            if p.chars().all(|c| c.is_ascii_digit()) {
-                h
-            } else {
-                &self.domain
-            }
-        });
-        if host == "localhost" || host.ends_with(".localhost") || host.starts_with("127.") || host == "[::1]" {
+        let host = self
+            .domain
+            .rsplit_once(':')
+            .map_or(self.domain.as_str(), |(h, p)| {
+                if p.chars().all(|c| c.is_ascii_digit()) {
+                    h
+                } else {
+                    &self.domain
+                }
+            });
+        if host == "localhost"
+            || host.ends_with(".localhost")
+            || host.starts_with("127.")
+            || host == "[::1]"
+        {
             "http"
         } else {
             "https"
@@ -216,7 +230,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
@@ -226,7 +243,9 @@ mod tests {
         assert_eq!(s.domain, "localhost:8080");
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("./data"));
-        assert!(s.effective_database_url().starts_with("sqlite://./data/fedishop.db"));
+        assert!(s
+            .effective_database_url()
+            .starts_with("sqlite://./data/fedishop.db"));
         assert_eq!(s.base_url(), "http://localhost:8080");
     }
 
@@ -234,11 +253,21 @@ mod tests {
     fn file_then_env_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.toml");
-        std::fs::write(&path, "domain = \"file.example\"\nbind = \"127.0.0.1:1\"\ndata_dir = \"/tmp/x\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "domain = \"file.example\"\nbind = \"127.0.0.1:1\"\ndata_dir = \"/tmp/x\"\n",
+        )
+        .unwrap();
         let s = Settings::load(
             Some(&path),
-            env_of(&[("FEDISHOP_BIND", "127.0.0.1:2"), ("FEDISHOP_DATA_DIR", "/tmp/y")]),
-            &FlagSettings { data_dir: Some("/tmp/z".into()), ..Default::default() },
+            env_of(&[
+                ("FEDISHOP_BIND", "127.0.0.1:2"),
+                ("FEDISHOP_DATA_DIR", "/tmp/y"),
+            ]),
+            &FlagSettings {
+                data_dir: Some("/tmp/z".into()),
+                ..Default::default()
+            },
         )
         .unwrap();
         assert_eq!(s.domain, "file.example");
@@ -249,13 +278,26 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_setting_name() {
-        let e = Settings::load(None, env_of(&[("FEDISHOP_BIND", "nope")]), &FlagSettings::default()).unwrap_err();
+        let e = Settings::load(
+            None,
+            env_of(&[("FEDISHOP_BIND", "nope")]),
+            &FlagSettings::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("bind"));
-        let e = Settings::load(None, env_of(&[("FEDISHOP_DOMAIN", "bad domain/")]), &FlagSettings::default())
-            .unwrap_err();
+        let e = Settings::load(
+            None,
+            env_of(&[("FEDISHOP_DOMAIN", "bad domain/")]),
+            &FlagSettings::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("FEDISHOP_DOMAIN"));
-        let e = Settings::load(None, env_of(&[("FEDISHOP_DATABASE_URL", "mysql://x")]), &FlagSettings::default())
-            .unwrap_err();
+        let e = Settings::load(
+            None,
+            env_of(&[("FEDISHOP_DATABASE_URL", "mysql://x")]),
+            &FlagSettings::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("FEDISHOP_DATABASE_URL"));
     }
 

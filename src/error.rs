@@ -50,8 +50,12 @@ impl ErrorKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
     Required,
-    TooLong { max: usize },
-    TooShort { min: usize },
+    TooLong {
+        max: usize,
+    },
+    TooShort {
+        min: usize,
+    },
     /// Control characters, NUL or bidirectional overrides.
     ForbiddenCharacters,
     InvalidHandle,
@@ -64,7 +68,9 @@ pub enum Problem {
     NegativeNumber,
     NumberTooLarge,
     NotANumber,
-    TooMany { max: usize },
+    TooMany {
+        max: usize,
+    },
     Duplicate,
     Media(MediaError),
     UnknownImage,
@@ -72,7 +78,9 @@ pub enum Problem {
     InvalidChoice,
     PasswordMismatch,
     /// The JSON value has the wrong type (`expected` is "string", "integer", "array", ...).
-    WrongType { expected: &'static str },
+    WrongType {
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -147,10 +155,18 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), fields: FieldErrors::new(), cause: None }
+        Error {
+            kind,
+            message: message.into(),
+            fields: FieldErrors::new(),
+            cause: None,
+        }
     }
     pub fn validation(fields: FieldErrors) -> Self {
-        Error { fields, ..Error::new(ErrorKind::Validation, "validation failed") }
+        Error {
+            fields,
+            ..Error::new(ErrorKind::Validation, "validation failed")
+        }
     }
     /// A validation error about one field.
     pub fn field(field: &str, p: Problem) -> Self {
@@ -174,7 +190,10 @@ impl Error {
         Error::new(ErrorKind::Conflict, message)
     }
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        Error { cause: Some(cause.into()), ..Error::new(ErrorKind::Internal, "internal error") }
+        Error {
+            cause: Some(cause.into()),
+            ..Error::new(ErrorKind::Internal, "internal error")
+        }
     }
     pub fn status(&self) -> u16 {
         self.kind.status()

@@ -37,8 +37,14 @@ impl AppState {
             store,
             urls: crate::urls::Urls::new(settings.base_url()),
             settings: Arc::new(settings),
-            login_limiter: Arc::new(RateLimiter::new(10, std::time::Duration::from_secs(15 * 60))),
-            page_cache: Arc::new(crate::web::cache::PageCache::new(std::time::Duration::from_secs(5), 2_000)),
+            login_limiter: Arc::new(RateLimiter::new(
+                10,
+                std::time::Duration::from_secs(15 * 60),
+            )),
+            page_cache: Arc::new(crate::web::cache::PageCache::new(
+                std::time::Duration::from_secs(5),
+                2_000,
+            )),
             upload_slots: Arc::new(tokio::sync::Semaphore::new(2)),
         }
     }
@@ -46,10 +52,18 @@ impl AppState {
 
 /// Opens the database named by the settings (creating the data dir) and applies migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create data dir {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
     std::fs::create_dir_all(settings.media_dir())?;
-    let store = Store::connect(&settings.effective_database_url(), settings.db_max_connections).await?;
+    let store = Store::connect(
+        &settings.effective_database_url(),
+        settings.db_max_connections,
+    )
+    .await?;
     store.migrate().await?;
     Ok(store)
 }
@@ -99,7 +113,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 
@@ -110,7 +126,8 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

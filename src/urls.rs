@@ -48,7 +48,10 @@ impl Urls {
     }
 
     pub fn tag_path(handle: &str, tag: &str) -> String {
-        format!("/shops/{handle}/tags/{}", percent_encoding::utf8_percent_encode(tag, percent_encoding::NON_ALPHANUMERIC))
+        format!(
+            "/shops/{handle}/tags/{}",
+            percent_encoding::utf8_percent_encode(tag, percent_encoding::NON_ALPHANUMERIC)
+        )
     }
 
     /// The product id in one of our product URLs (`https://host/shops/h/products/<id>`), if it is ours.
@@ -71,11 +74,17 @@ mod tests {
         let url = u.product("tea", &id);
         assert_eq!(url, format!("https://shop.example/shops/tea/products/{id}"));
         assert_eq!(u.parse_product(&url), Some(("tea".to_string(), id)));
-        assert_eq!(u.parse_product("https://evil.example/shops/tea/products/x"), None);
+        assert_eq!(
+            u.parse_product("https://evil.example/shops/tea/products/x"),
+            None
+        );
     }
 
     #[test]
     fn tags_are_escaped() {
-        assert_eq!(Urls::tag_path("tea", "绿茶"), "/shops/tea/tags/%E7%BB%BF%E8%8C%B6");
+        assert_eq!(
+            Urls::tag_path("tea", "绿茶"),
+            "/shops/tea/tags/%E7%BB%BF%E8%8C%B6"
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! the API needs no CSRF protection.
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::Json;
 
 use super::dto::UserDto;
@@ -19,9 +19,17 @@ pub struct ApiUser(pub User);
 pub struct MaybeApiUser(pub Option<User>);
 
 async fn user_from_parts(parts: &Parts, state: &AppState) -> Result<Option<User>, ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| Error::unauthorized("malformed Authorization header"))?;
-    let Some(token) = value.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty() && t.len() <= 200) else {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::unauthorized("malformed Authorization header"))?;
+    let Some(token) = value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+    else {
         return Err(Error::unauthorized("expected `Authorization: Bearer <token>`").into());
     };
     match accounts::token_user(&state.store, token).await? {
@@ -32,7 +40,10 @@ async fn user_from_parts(parts: &Parts, state: &AppState) -> Result<Option<User>
 
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match user_from_parts(parts, state).await? {
             Some(u) => Ok(ApiUser(u)),
             None => Err(Error::unauthorized("authentication required").into()),
@@ -42,7 +53,10 @@ impl FromRequestParts<AppState> for ApiUser {
 
 impl FromRequestParts<AppState> for MaybeApiUser {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(MaybeApiUser(user_from_parts(parts, state).await?))
     }
 }

@@ -137,7 +137,11 @@ impl ProductDto {
             sku: p.sku.clone(),
             status: p.status.as_str(),
             tags: p.tags.clone(),
-            images: p.images.iter().map(|i| ImageDto::new(urls, &i.image, Some(i.alt.clone()))).collect(),
+            images: p
+                .images
+                .iter()
+                .map(|i| ImageDto::new(urls, &i.image, Some(i.alt.clone())))
+                .collect(),
             variants: p
                 .variants
                 .iter()
@@ -167,6 +171,11 @@ pub struct PageDto<T> {
 
 impl<T> PageDto<T> {
     pub fn new<S>(page: &Page<S>, items: Vec<T>) -> Self {
-        PageDto { items, page: page.page, per_page: page.per_page, total: page.total }
+        PageDto {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total: page.total,
+        }
     }
 }

@@ -27,7 +27,10 @@ impl FromRequest<AppState> for JsonObject {
                 v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
             });
         if !is_json {
-            return Err(Error::bad_request("expected a JSON body with Content-Type: application/json").into());
+            return Err(Error::bad_request(
+                "expected a JSON body with Content-Type: application/json",
+            )
+            .into());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -55,7 +58,10 @@ const INTEGER: &str = "a whole number";
 
 impl<'a> Fields<'a> {
     pub fn new(obj: &'a Map<String, Value>) -> Self {
-        Fields { obj, errors: FieldErrors::new() }
+        Fields {
+            obj,
+            errors: FieldErrors::new(),
+        }
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -68,7 +74,8 @@ impl<'a> Fields<'a> {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
-                self.errors.add(key, Problem::WrongType { expected: STRING });
+                self.errors
+                    .add(key, Problem::WrongType { expected: STRING });
                 None
             }
         }
@@ -81,7 +88,8 @@ impl<'a> Fields<'a> {
             Some(Value::Null) => Some(None),
             Some(Value::String(s)) => Some(Some(s.clone())),
             Some(_) => {
-                self.errors.add(key, Problem::WrongType { expected: STRING });
+                self.errors
+                    .add(key, Problem::WrongType { expected: STRING });
                 None
             }
         }
@@ -101,7 +109,12 @@ impl<'a> Fields<'a> {
             match v {
                 Value::String(s) => out.push(s.clone()),
                 _ => {
-                    self.errors.add(key, Problem::WrongType { expected: "an array of strings" });
+                    self.errors.add(
+                        key,
+                        Problem::WrongType {
+                            expected: "an array of strings",
+                        },
+                    );
                     return None;
                 }
             }
@@ -126,7 +139,12 @@ impl<'a> Fields<'a> {
         let mut out = Vec::new();
         for (i, v) in items.iter().enumerate() {
             let Some(o) = v.as_object() else {
-                self.errors.add(format!("{key}[{i}]"), Problem::WrongType { expected: "an object" });
+                self.errors.add(
+                    format!("{key}[{i}]"),
+                    Problem::WrongType {
+                        expected: "an object",
+                    },
+                );
                 return None;
             };
             let mut f = Fields::new(o);
@@ -144,7 +162,12 @@ impl<'a> Fields<'a> {
         let mut out = Vec::new();
         for (i, v) in items.iter().enumerate() {
             let Some(o) = v.as_object() else {
-                self.errors.add(format!("{key}[{i}]"), Problem::WrongType { expected: "an object" });
+                self.errors.add(
+                    format!("{key}[{i}]"),
+                    Problem::WrongType {
+                        expected: "an object",
+                    },
+                );
                 return None;
             };
             let mut f = Fields::new(o);
@@ -162,7 +185,12 @@ impl<'a> Fields<'a> {
         let mut out = Vec::new();
         for (i, v) in items.iter().enumerate() {
             let Some(o) = v.as_object() else {
-                self.errors.add(format!("{key}[{i}]"), Problem::WrongType { expected: "an object" });
+                self.errors.add(
+                    format!("{key}[{i}]"),
+                    Problem::WrongType {
+                        expected: "an object",
+                    },
+                );
                 return None;
             };
             let mut f = Fields::new(o);
@@ -173,7 +201,10 @@ impl<'a> Fields<'a> {
                 None | Some(Value::Null) => vec![],
                 Some(Value::Object(m)) => m
                     .iter()
-                    .map(|(k, v)| VariantOption { name: k.clone(), value: v.as_str().unwrap_or_default().into() })
+                    .map(|(k, v)| VariantOption {
+                        name: k.clone(),
+                        value: v.as_str().unwrap_or_default().into(),
+                    })
                     .collect(),
                 Some(Value::Array(a)) => {
                     let mut opts = Vec::new();
@@ -181,22 +212,37 @@ impl<'a> Fields<'a> {
                         let name = item.get("name").and_then(Value::as_str);
                         let value = item.get("value").and_then(Value::as_str);
                         match (name, value) {
-                            (Some(n), Some(v)) => opts.push(VariantOption { name: n.into(), value: v.into() }),
+                            (Some(n), Some(v)) => opts.push(VariantOption {
+                                name: n.into(),
+                                value: v.into(),
+                            }),
                             _ => f.errors.add(
                                 "options",
-                                Problem::WrongType { expected: "an array of {\"name\", \"value\"} strings" },
+                                Problem::WrongType {
+                                    expected: "an array of {\"name\", \"value\"} strings",
+                                },
                             ),
                         }
                     }
                     opts
                 }
                 Some(_) => {
-                    f.errors.add("options", Problem::WrongType { expected: "an object or an array" });
+                    f.errors.add(
+                        "options",
+                        Problem::WrongType {
+                            expected: "an object or an array",
+                        },
+                    );
                     vec![]
                 }
             };
             self.absorb(&format!("{key}[{i}]."), f.errors)?;
-            out.push(VariantForm { sku, options, price, stock });
+            out.push(VariantForm {
+                sku,
+                options,
+                price,
+                stock,
+            });
         }
         Some(out)
     }

@@ -28,12 +28,27 @@ pub async fn upload(
             file = Some(bytes.to_vec());
         }
     }
-    let Some(bytes) = file else { return Err(Error::field("file", Problem::Required).into()) };
-    let _permit = state.upload_slots.acquire().await.map_err(Error::internal)?;
-    let image =
-        images::store_upload(&state.store, &state.settings.media_dir(), &user, bytes, state.settings.max_upload_bytes, "file")
-            .await?;
-    Ok((StatusCode::CREATED, Json(ImageDto::new(&state.urls, &image, None))))
+    let Some(bytes) = file else {
+        return Err(Error::field("file", Problem::Required).into());
+    };
+    let _permit = state
+        .upload_slots
+        .acquire()
+        .await
+        .map_err(Error::internal)?;
+    let image = images::store_upload(
+        &state.store,
+        &state.settings.media_dir(),
+        &user,
+        bytes,
+        state.settings.max_upload_bytes,
+        "file",
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ImageDto::new(&state.urls, &image, None)),
+    ))
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {

@@ -30,9 +30,20 @@ pub fn routes() -> Router<AppState> {
     let json_routes = Router::new()
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/shops", post(shops::create).get(shops::list))
-        .route("/api/v1/shops/{handle}", get(shops::show).patch(shops::update))
-        .route("/api/v1/shops/{handle}/products", post(products::create).get(products::list))
-        .route("/api/v1/products/{id}", get(products::show).patch(products::update).delete(products::delete))
+        .route(
+            "/api/v1/shops/{handle}",
+            get(shops::show).patch(shops::update),
+        )
+        .route(
+            "/api/v1/shops/{handle}/products",
+            post(products::create).get(products::list),
+        )
+        .route(
+            "/api/v1/products/{id}",
+            get(products::show)
+                .patch(products::update)
+                .delete(products::delete),
+        )
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
     Router::new()
         .route("/api/openapi.json", get(openapi))
@@ -42,7 +53,14 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -68,11 +86,20 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %e, "api request failed");
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let fields: serde_json::Map<String, serde_json::Value> =
-            e.fields.0.iter().map(|(k, v)| (k.clone(), json!(v.to_string()))).collect();
-        let mut resp = (status, Json(json!({ "error": e.message, "fields": fields }))).into_response();
+        let fields: serde_json::Map<String, serde_json::Value> = e
+            .fields
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v.to_string())))
+            .collect();
+        let mut resp = (
+            status,
+            Json(json!({ "error": e.message, "fields": fields })),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

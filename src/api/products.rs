@@ -42,10 +42,15 @@ pub async fn create(
         f.errors.add("stock", crate::error::Problem::Required);
     }
     f.finish()?;
-    let product = service::create_product(&state.store, &user, &handle, form, ProductStatus::Published).await?;
+    let product =
+        service::create_product(&state.store, &user, &handle, form, ProductStatus::Published)
+            .await?;
     state.page_cache.clear();
     let shop = service::shop_by_id(&state.store, &product.shop_id).await?;
-    Ok((StatusCode::CREATED, Json(ProductDto::new(&state.urls, &shop.handle, &product))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ProductDto::new(&state.urls, &shop.handle, &product)),
+    ))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -69,17 +74,33 @@ pub async fn list(
     let include_unpublished = match q.status.as_deref() {
         None | Some("published") => false,
         Some("all") => {
-            if !viewer.as_ref().is_some_and(|u| service::can_manage(u, &shop)) {
-                return Err(Error::forbidden("only the shop's managers can list unpublished products").into());
+            if !viewer
+                .as_ref()
+                .is_some_and(|u| service::can_manage(u, &shop))
+            {
+                return Err(Error::forbidden(
+                    "only the shop's managers can list unpublished products",
+                )
+                .into());
             }
             true
         }
         Some(_) => return Err(Error::bad_request("status must be `published` or `all`").into()),
     };
     let (page, per_page) = service::paging(q.page, q.per_page, 24);
-    let filter = ProductFilter { include_unpublished, tag: q.tag, query: q.q };
-    let products = service::shop_products(&state.store, viewer.as_ref(), &shop, filter, page, per_page).await?;
-    let items = products.items.iter().map(|p| ProductDto::new(&state.urls, &shop.handle, p)).collect();
+    let filter = ProductFilter {
+        include_unpublished,
+        tag: q.tag,
+        query: q.q,
+    };
+    let products =
+        service::shop_products(&state.store, viewer.as_ref(), &shop, filter, page, per_page)
+            .await?;
+    let items = products
+        .items
+        .iter()
+        .map(|p| ProductDto::new(&state.urls, &shop.handle, p))
+        .collect();
     Ok(Json(PageDto::new(&products, items)))
 }
 
@@ -89,7 +110,8 @@ pub async fn show(
     MaybeApiUser(viewer): MaybeApiUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ProductDto>> {
-    let (shop, product) = service::visible_product(&state.store, viewer.as_ref(), &parse_id(&id)?).await?;
+    let (shop, product) =
+        service::visible_product(&state.store, viewer.as_ref(), &parse_id(&id)?).await?;
     Ok(Json(ProductDto::new(&state.urls, &shop.handle, &product)))
 }
 
@@ -124,7 +146,11 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/products/{id}` -> 204.
-pub async fn delete(State(state): State<AppState>, ApiUser(user): ApiUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     service::delete_product(&state.store, &user, &parse_id(&id)?).await?;
     state.page_cache.clear();
     Ok(StatusCode::NO_CONTENT)

@@ -33,15 +33,25 @@ pub async fn create(
 }
 
 /// `GET /api/v1/shops?page=&per_page=`
-pub async fn list(State(state): State<AppState>, Query(p): Query<Paging>) -> ApiResult<Json<PageDto<ShopDto>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Query(p): Query<Paging>,
+) -> ApiResult<Json<PageDto<ShopDto>>> {
     let (page, per_page) = service::paging(p.page, p.per_page, 50);
     let shops = service::list_shops(&state.store, page, per_page).await?;
-    let items = shops.items.iter().map(|s| ShopDto::new(&state.urls, s)).collect();
+    let items = shops
+        .items
+        .iter()
+        .map(|s| ShopDto::new(&state.urls, s))
+        .collect();
     Ok(Json(PageDto::new(&shops, items)))
 }
 
 /// `GET /api/v1/shops/{handle}`
-pub async fn show(State(state): State<AppState>, Path(handle): Path<String>) -> ApiResult<Json<ShopDto>> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+) -> ApiResult<Json<ShopDto>> {
     let shop = service::shop_by_handle(&state.store, &handle).await?;
     Ok(Json(ShopDto::new(&state.urls, &shop)))
 }

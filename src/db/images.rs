@@ -50,7 +50,10 @@ pub async fn by_ids(conn: &mut sqlx::AnyConnection, ids: &[ImageId]) -> Result<V
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let sql = format!("SELECT {IMAGE_COLUMNS} FROM images i WHERE i.id IN ({})", placeholders(1, ids.len()));
+    let sql = format!(
+        "SELECT {IMAGE_COLUMNS} FROM images i WHERE i.id IN ({})",
+        placeholders(1, ids.len())
+    );
     let mut q = sqlx::query(&sql);
     for id in ids {
         q = q.bind(id.as_str());

@@ -131,5 +131,8 @@ pub(crate) fn unique_to_conflict(e: sqlx::Error, message: &str) -> Error {
 
 /// Builds `$start, $start+1, ...` for an `IN (...)` list of `n` values.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

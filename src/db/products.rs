@@ -7,7 +7,9 @@ use sqlx::Row;
 
 use super::{images::image_from_row, placeholders, Store, Tx};
 use crate::domain::catalog::validate::ValidProduct;
-use crate::domain::catalog::{Page, Product, ProductFilter, ProductImage, ProductStatus, Variant, VariantOption};
+use crate::domain::catalog::{
+    Page, Product, ProductFilter, ProductImage, ProductStatus, Variant, VariantOption,
+};
 use crate::domain::ids::{ProductId, ShopId, VariantId};
 use crate::domain::money::{Currency, Money};
 use crate::error::{Error, Result};
@@ -16,7 +18,8 @@ const PRODUCT_COLUMNS: &str = "id, shop_id, title, description, description_html
      compare_at_minor, currency, stock, sku, status, created_at, updated_at, published_at";
 
 fn currency(code: &str) -> Result<Currency> {
-    Currency::from_code(code).ok_or_else(|| Error::internal(anyhow::anyhow!("stored unknown currency {code}")))
+    Currency::from_code(code)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("stored unknown currency {code}")))
 }
 
 fn product_from_row(row: &sqlx::any::AnyRow) -> Result<Product> {
@@ -29,7 +32,9 @@ fn product_from_row(row: &sqlx::any::AnyRow) -> Result<Product> {
         description: row.try_get("description")?,
         description_html: row.try_get("description_html")?,
         price: Money::new(row.try_get("price_minor")?, c),
-        compare_at: row.try_get::<Option<i64>, _>("compare_at_minor")?.map(|m| Money::new(m, c)),
+        compare_at: row
+            .try_get::<Option<i64>, _>("compare_at_minor")?
+            .map(|m| Money::new(m, c)),
         stock: row.try_get("stock")?,
         sku: row.try_get("sku")?,
         status: ProductStatus::parse(&status)
@@ -43,7 +48,13 @@ fn product_from_row(row: &sqlx::any::AnyRow) -> Result<Product> {
     })
 }
 
-pub async fn insert(tx: &mut Tx, id: &ProductId, shop: &ShopId, p: &ValidProduct, now: i64) -> Result<()> {
+pub async fn insert(
+    tx: &mut Tx,
+    id: &ProductId,
+    shop: &ShopId,
+    p: &ValidProduct,
+    now: i64,
+) -> Result<()> {
     let published_at = (p.status == ProductStatus::Published).then_some(now);
     sqlx::query(
         "INSERT INTO products (id, shop_id, title, description, description_html, price_minor, \
@@ -91,8 +102,14 @@ pub async fn update(tx: &mut Tx, id: &ProductId, p: &ValidProduct, now: i64) -> 
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM product_images WHERE product_id = $1").bind(id.as_str()).execute(&mut **tx).await?;
-    sqlx::query("DELETE FROM product_tags WHERE product_id = $1").bind(id.as_str()).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM product_images WHERE product_id = $1")
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM product_tags WHERE product_id = $1")
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
     write_children(tx, id, p).await
 }
 
@@ -121,7 +138,10 @@ async fn write_children(tx: &mut Tx, id: &ProductId, p: &ValidProduct) -> Result
             .await?;
     for (vid, sku) in &existing {
         if !p.variants.iter().any(|v| &v.sku == sku) {
-            sqlx::query("DELETE FROM product_variants WHERE id = $1").bind(vid).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM product_variants WHERE id = $1")
+                .bind(vid)
+                .execute(&mut **tx)
+                .await?;
         }
     }
     for (pos, v) in p.variants.iter().enumerate() {
@@ -162,7 +182,12 @@ async fn write_children(tx: &mut Tx, id: &ProductId, p: &ValidProduct) -> Result
     Ok(())
 }
 
-pub async fn set_status(store: &Store, id: &ProductId, status: ProductStatus, now: i64) -> Result<()> {
+pub async fn set_status(
+    store: &Store,
+    id: &ProductId,
+    status: ProductStatus,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE products SET status = $2, updated_at = $3, published_at = CASE WHEN $2 = 'published' \
          AND published_at IS NULL THEN $3 ELSE published_at END WHERE id = $1",
@@ -176,15 +201,20 @@ pub async fn set_status(store: &Store, id: &ProductId, status: ProductStatus, no
 }
 
 pub async fn delete(store: &Store, id: &ProductId) -> Result<()> {
-    sqlx::query("DELETE FROM products WHERE id = $1").bind(id.as_str()).execute(store.pool()).await?;
+    sqlx::query("DELETE FROM products WHERE id = $1")
+        .bind(id.as_str())
+        .execute(store.pool())
+        .await?;
     Ok(())
 }
 
 pub async fn by_id(store: &Store, id: &ProductId) -> Result<Option<Product>> {
-    let row = sqlx::query(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"))
-        .bind(id.as_str())
-        .fetch_optional(store.pool())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(store.pool())
+    .await?;
     match row {
         Some(r) => {
             let mut v = vec![product_from_row(&r)?];
@@ -208,7 +238,13 @@ fn like_escape(s: &str) -> String {
 }
 
 /// One page of a shop's products, newest first.
-pub async fn list(store: &Store, shop: &ShopId, f: &ProductFilter, page: i64, per_page: i64) -> Result<Page<Product>> {
+pub async fn list(
+    store: &Store,
+    shop: &ShopId,
+    f: &ProductFilter,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<Product>> {
     let mut where_sql = String::from("shop_id = $1");
     let mut args: Vec<String> = vec![shop.as_str().to_string()];
     if !f.include_unpublished {
@@ -224,7 +260,10 @@ pub async fn list(store: &Store, shop: &ShopId, f: &ProductFilter, page: i64, pe
     if let Some(q) = &f.query {
         for word in q.to_lowercase().split_whitespace().take(8) {
             args.push(format!("%{}%", like_escape(word)));
-            where_sql.push_str(&format!(" AND search_text LIKE ${} ESCAPE '\\'", args.len()));
+            where_sql.push_str(&format!(
+                " AND search_text LIKE ${} ESCAPE '\\'",
+                args.len()
+            ));
         }
     }
     let count_sql = format!("SELECT COUNT(*) AS n FROM products WHERE {where_sql}");
@@ -243,10 +282,22 @@ pub async fn list(store: &Store, shop: &ShopId, f: &ProductFilter, page: i64, pe
     for a in &args {
         q = q.bind(a);
     }
-    let rows = q.bind(per_page).bind((page - 1) * per_page).fetch_all(store.pool()).await?;
-    let mut items = rows.iter().map(product_from_row).collect::<Result<Vec<_>>>()?;
+    let rows = q
+        .bind(per_page)
+        .bind((page - 1) * per_page)
+        .fetch_all(store.pool())
+        .await?;
+    let mut items = rows
+        .iter()
+        .map(product_from_row)
+        .collect::<Result<Vec<_>>>()?;
     attach_children(store, &mut items).await?;
-    Ok(Page { items, total, page, per_page })
+    Ok(Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
 }
 
 /// Tags in use by a shop's published products, with counts, most used first.
@@ -269,7 +320,11 @@ async fn attach_children(store: &Store, products: &mut [Product]) -> Result<()> 
     }
     let ids: Vec<String> = products.iter().map(|p| p.id.to_string()).collect();
     let list = placeholders(1, ids.len());
-    let index: HashMap<String, usize> = products.iter().enumerate().map(|(i, p)| (p.id.to_string(), i)).collect();
+    let index: HashMap<String, usize> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.to_string(), i))
+        .collect();
 
     let sql = format!(
         "SELECT pi.product_id, pi.alt, {} FROM product_images pi JOIN images i ON i.id = pi.image_id \
@@ -283,7 +338,10 @@ async fn attach_children(store: &Store, products: &mut [Product]) -> Result<()> 
     for row in q.fetch_all(store.pool()).await? {
         let pid: String = row.try_get("product_id")?;
         if let Some(&i) = index.get(&pid) {
-            products[i].images.push(ProductImage { image: image_from_row(&row)?, alt: row.try_get("alt")? });
+            products[i].images.push(ProductImage {
+                image: image_from_row(&row)?,
+                alt: row.try_get("alt")?,
+            });
         }
     }
 
@@ -299,7 +357,8 @@ async fn attach_children(store: &Store, products: &mut [Product]) -> Result<()> 
         let pid: String = row.try_get("product_id")?;
         if let Some(&i) = index.get(&pid) {
             let options: Vec<VariantOption> =
-                serde_json::from_str(&row.try_get::<String, _>("options_json")?).map_err(Error::internal)?;
+                serde_json::from_str(&row.try_get::<String, _>("options_json")?)
+                    .map_err(Error::internal)?;
             let c = products[i].price.currency;
             products[i].variants.push(Variant {
                 id: VariantId::from_db(row.try_get("id")?),
@@ -312,7 +371,9 @@ async fn attach_children(store: &Store, products: &mut [Product]) -> Result<()> 
         }
     }
 
-    let sql = format!("SELECT product_id, tag FROM product_tags WHERE product_id IN ({list}) ORDER BY tag");
+    let sql = format!(
+        "SELECT product_id, tag FROM product_tags WHERE product_id IN ({list}) ORDER BY tag"
+    );
     let mut q = sqlx::query_as::<_, (String, String)>(&sql);
     for id in &ids {
         q = q.bind(id.as_str());

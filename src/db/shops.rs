@@ -34,14 +34,21 @@ fn shop_from_row(row: &sqlx::any::AnyRow) -> Result<ShopRow> {
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         },
-        avatar: row.try_get::<Option<String>, _>("avatar_image_id")?.map(ImageId::from_db),
-        banner: row.try_get::<Option<String>, _>("banner_image_id")?.map(ImageId::from_db),
+        avatar: row
+            .try_get::<Option<String>, _>("avatar_image_id")?
+            .map(ImageId::from_db),
+        banner: row
+            .try_get::<Option<String>, _>("banner_image_id")?
+            .map(ImageId::from_db),
     })
 }
 
 /// Fills in avatar and banner images with one query.
 async fn attach_images(store: &Store, rows: Vec<ShopRow>) -> Result<Vec<Shop>> {
-    let ids: Vec<ImageId> = rows.iter().flat_map(|r| r.avatar.iter().chain(r.banner.iter()).cloned()).collect();
+    let ids: Vec<ImageId> = rows
+        .iter()
+        .flat_map(|r| r.avatar.iter().chain(r.banner.iter()).cloned())
+        .collect();
     let found = if ids.is_empty() {
         vec![]
     } else {
@@ -51,13 +58,26 @@ async fn attach_images(store: &Store, rows: Vec<ShopRow>) -> Result<Vec<Shop>> {
     Ok(rows
         .into_iter()
         .map(|r| {
-            let pick = |id: &Option<ImageId>| id.as_ref().and_then(|id| found.iter().find(|i| &i.id == id).cloned());
-            Shop { avatar: pick(&r.avatar), banner: pick(&r.banner), ..r.shop }
+            let pick = |id: &Option<ImageId>| {
+                id.as_ref()
+                    .and_then(|id| found.iter().find(|i| &i.id == id).cloned())
+            };
+            Shop {
+                avatar: pick(&r.avatar),
+                banner: pick(&r.banner),
+                ..r.shop
+            }
         })
         .collect())
 }
 
-pub async fn insert(tx: &mut Tx, id: &ShopId, owner: &UserId, s: &ValidShop, now: i64) -> Result<()> {
+pub async fn insert(
+    tx: &mut Tx,
+    id: &ShopId,
+    owner: &UserId,
+    s: &ValidShop,
+    now: i64,
+) -> Result<()> {
     super::users::claim_name(tx, &s.handle, "shop", "handle").await?;
     sqlx::query(
         "INSERT INTO shops (id, owner_id, handle, name, summary, summary_html, avatar_image_id, \
@@ -99,10 +119,12 @@ pub async fn update(tx: &mut Tx, id: &ShopId, s: &ValidShop, now: i64) -> Result
 }
 
 pub async fn by_handle(store: &Store, handle: &str) -> Result<Option<Shop>> {
-    let row = sqlx::query(&format!("SELECT {SHOP_COLUMNS} FROM shops WHERE handle = $1"))
-        .bind(handle)
-        .fetch_optional(store.pool())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {SHOP_COLUMNS} FROM shops WHERE handle = $1"
+    ))
+    .bind(handle)
+    .fetch_optional(store.pool())
+    .await?;
     match row {
         Some(r) => Ok(attach_images(store, vec![shop_from_row(&r)?]).await?.pop()),
         None => Ok(None),
@@ -121,22 +143,34 @@ pub async fn by_id(store: &Store, id: &ShopId) -> Result<Option<Shop>> {
 }
 
 pub async fn by_owner(store: &Store, owner: &UserId) -> Result<Vec<Shop>> {
-    let rows = sqlx::query(&format!("SELECT {SHOP_COLUMNS} FROM shops WHERE owner_id = $1 ORDER BY handle"))
-        .bind(owner.as_str())
-        .fetch_all(store.pool())
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {SHOP_COLUMNS} FROM shops WHERE owner_id = $1 ORDER BY handle"
+    ))
+    .bind(owner.as_str())
+    .fetch_all(store.pool())
+    .await?;
     let rows = rows.iter().map(shop_from_row).collect::<Result<Vec<_>>>()?;
     attach_images(store, rows).await
 }
 
 /// All shops, alphabetically, one page at a time.
 pub async fn list(store: &Store, page: i64, per_page: i64) -> Result<Page<Shop>> {
-    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM shops").fetch_one(store.pool()).await?.try_get("n")?;
-    let rows = sqlx::query(&format!("SELECT {SHOP_COLUMNS} FROM shops ORDER BY handle LIMIT $1 OFFSET $2"))
-        .bind(per_page)
-        .bind((page - 1) * per_page)
-        .fetch_all(store.pool())
-        .await?;
+    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM shops")
+        .fetch_one(store.pool())
+        .await?
+        .try_get("n")?;
+    let rows = sqlx::query(&format!(
+        "SELECT {SHOP_COLUMNS} FROM shops ORDER BY handle LIMIT $1 OFFSET $2"
+    ))
+    .bind(per_page)
+    .bind((page - 1) * per_page)
+    .fetch_all(store.pool())
+    .await?;
     let rows = rows.iter().map(shop_from_row).collect::<Result<Vec<_>>>()?;
-    Ok(Page { items: attach_images(store, rows).await?, total, page, per_page })
+    Ok(Page {
+        items: attach_images(store, rows).await?,
+        total,
+        page,
+        per_page,
+    })
 }

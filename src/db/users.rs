@@ -15,7 +15,8 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
         id: UserId::from_db(row.try_get("id")?),
         username: row.try_get("username")?,
         display_name: row.try_get("display_name")?,
-        role: Role::parse(&role).ok_or_else(|| Error::internal(anyhow::anyhow!("bad role {role}")))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("bad role {role}")))?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -28,7 +29,9 @@ pub async fn claim_name(tx: &mut Tx, name: &str, kind: &str, field: &str) -> Res
         .execute(&mut **tx)
         .await
         .map_err(|e| match unique_to_conflict(e, "taken") {
-            e if e.kind == crate::error::ErrorKind::Conflict => Error::field(field, Problem::HandleTaken),
+            e if e.kind == crate::error::ErrorKind::Conflict => {
+                Error::field(field, Problem::HandleTaken)
+            }
             e => e,
         })?;
     Ok(())
@@ -59,18 +62,25 @@ pub async fn admin_exists(store: &Store) -> Result<bool> {
 }
 
 pub async fn by_username(store: &Store, username: &str) -> Result<Option<User>> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
-        .bind(username)
-        .fetch_optional(store.pool())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+    ))
+    .bind(username)
+    .fetch_optional(store.pool())
+    .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
-pub async fn by_username_with_hash(store: &Store, username: &str) -> Result<Option<(User, String)>> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"))
-        .bind(username)
-        .fetch_optional(store.pool())
-        .await?;
+pub async fn by_username_with_hash(
+    store: &Store,
+    username: &str,
+) -> Result<Option<(User, String)>> {
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"
+    ))
+    .bind(username)
+    .fetch_optional(store.pool())
+    .await?;
     match row {
         Some(r) => Ok(Some((user_from_row(&r)?, r.try_get("password_hash")?))),
         None => Ok(None),
@@ -86,13 +96,21 @@ pub async fn by_id(store: &Store, id: &UserId) -> Result<Option<User>> {
 }
 
 pub async fn list(store: &Store) -> Result<Vec<User>> {
-    let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
-        .fetch_all(store.pool())
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+    ))
+    .fetch_all(store.pool())
+    .await?;
     rows.iter().map(user_from_row).collect()
 }
 
-pub async fn insert_session(store: &Store, hash: &str, user: &UserId, now: i64, expires: i64) -> Result<()> {
+pub async fn insert_session(
+    store: &Store,
+    hash: &str,
+    user: &UserId,
+    now: i64,
+    expires: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(hash)
         .bind(user.as_str())
@@ -116,13 +134,19 @@ pub async fn session_user(store: &Store, hash: &str, now: i64) -> Result<Option<
 }
 
 pub async fn delete_session(store: &Store, hash: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash).execute(store.pool()).await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(hash)
+        .execute(store.pool())
+        .await?;
     Ok(())
 }
 
 /// Removes sessions that have expired.
 pub async fn delete_expired_sessions(store: &Store, now: i64) -> Result<u64> {
-    let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(store.pool()).await?;
+    let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(store.pool())
+        .await?;
     Ok(r.rows_affected())
 }
 
@@ -147,7 +171,7 @@ pub async fn insert_token(
     Ok(())
 }
 
-pub async fn token_user(store: &Store, hash: &str, _now: i64) -> Result<Option<User>> {
+pub async fn token_user(store: &Store, hash: &str) -> Result<Option<User>> {
     let row = sqlx::query(
         "SELECT u.id, u.username, u.display_name, u.role, u.created_at FROM api_tokens t \
          JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",

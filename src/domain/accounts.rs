@@ -1,7 +1,9 @@
 //! Accounts: roles, passwords (argon2), sessions and API bearer tokens. Secrets are random
 //! 256-bit values; only their SHA-256 is stored, so a leaked database leaks no usable token.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine;
 use rand::RngCore;
@@ -85,15 +87,33 @@ pub async fn create_user(store: &Store, input: NewUser) -> Result<User> {
     );
     let pw_len = input.password.chars().count();
     if pw_len < MIN_PASSWORD_CHARS {
-        errors.add("password", Problem::TooShort { min: MIN_PASSWORD_CHARS });
+        errors.add(
+            "password",
+            Problem::TooShort {
+                min: MIN_PASSWORD_CHARS,
+            },
+        );
     } else if pw_len > MAX_PASSWORD_CHARS {
-        errors.add("password", Problem::TooLong { max: MAX_PASSWORD_CHARS });
+        errors.add(
+            "password",
+            Problem::TooLong {
+                max: MAX_PASSWORD_CHARS,
+            },
+        );
     }
     errors.into_result()?;
     let username = username.expect("validated");
-    let display_name = display_name.filter(|d| !d.is_empty()).unwrap_or_else(|| username.clone());
+    let display_name = display_name
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| username.clone());
     let hash = hash_password(input.password).await?;
-    let user = User { id: UserId::new(), username, display_name, role: input.role, created_at: now_ms() };
+    let user = User {
+        id: UserId::new(),
+        username,
+        display_name,
+        role: input.role,
+        created_at: now_ms(),
+    };
     let mut tx = store.begin().await?;
     users::insert(&mut tx, &user, &hash).await?;
     tx.commit().await?;
@@ -104,7 +124,9 @@ pub async fn create_user(store: &Store, input: NewUser) -> Result<User> {
 pub async fn create_first_admin(store: &Store, mut input: NewUser) -> Result<User> {
     input.role = Role::Admin;
     if users::admin_exists(store).await? {
-        return Err(Error::forbidden("this instance already has an administrator"));
+        return Err(Error::forbidden(
+            "this instance already has an administrator",
+        ));
     }
     create_user(store, input).await
 }
@@ -126,7 +148,9 @@ pub async fn authenticate(store: &Store, username: &str, password: &str) -> Resu
 async fn hash_password(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
     })
     .await
     .map_err(Error::internal)?
@@ -136,7 +160,11 @@ async fn hash_password(password: String) -> Result<String> {
 async fn verify_password(password: String, hash: String) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -147,7 +175,10 @@ fn dummy_hash() -> &'static str {
     static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     H.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(b"not a real password", &salt).expect("hash").to_string()
+        Argon2::default()
+            .hash_password(b"not a real password", &salt)
+            .expect("hash")
+            .to_string()
     })
 }
 
@@ -167,7 +198,14 @@ pub fn secret_hash(secret: &str) -> String {
 pub async fn start_session(store: &Store, user: &User) -> Result<String> {
     let secret = new_secret();
     let now = now_ms();
-    users::insert_session(store, &secret_hash(&secret), &user.id, now, now + SESSION_TTL_MS).await?;
+    users::insert_session(
+        store,
+        &secret_hash(&secret),
+        &user.id,
+        now,
+        now + SESSION_TTL_MS,
+    )
+    .await?;
     Ok(secret)
 }
 
@@ -185,10 +223,23 @@ pub async fn issue_token(store: &Store, username: &str, label: &str) -> Result<S
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
     let secret = new_secret();
-    users::insert_token(store, &TokenId::new(), &user.id, &secret_hash(&secret), label, now_ms()).await?;
+    users::insert_token(
+        store,
+        &TokenId::new(),
+        &user.id,
+        &secret_hash(&secret),
+        label,
+        now_ms(),
+    )
+    .await?;
     Ok(secret)
 }
 
 pub async fn token_user(store: &Store, secret: &str) -> Result<Option<User>> {
-    users::token_user(store, &secret_hash(secret), now_ms()).await
+    users::token_user(store, &secret_hash(secret)).await
+}
+
+/// Deletes expired web sessions; returns how many.
+pub async fn purge_expired_sessions(store: &Store) -> Result<u64> {
+    users::delete_expired_sessions(store, now_ms()).await
 }

@@ -36,7 +36,9 @@ impl Image {
 /// A media file name we generated: `<uuid>.jpg`, `<uuid>_t.png`, ... Anything else is refused,
 /// so a request path can never leave the media directory.
 pub fn is_media_file_name(name: &str) -> bool {
-    let Some((stem, ext)) = name.rsplit_once('.') else { return false };
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
     let stem = stem.strip_suffix("_t").unwrap_or(stem);
     matches!(ext, "jpg" | "png") && ImageId::parse(stem).is_some()
 }
@@ -50,7 +52,10 @@ pub async fn store_upload(
     max_bytes: usize,
     field: &str,
 ) -> Result<Image> {
-    let limits = ImageLimits { max_bytes, ..ImageLimits::default() };
+    let limits = ImageLimits {
+        max_bytes,
+        ..ImageLimits::default()
+    };
     let processed = tokio::task::spawn_blocking(move || process_image(&bytes, &limits))
         .await
         .map_err(Error::internal)?

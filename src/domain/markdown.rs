@@ -40,11 +40,7 @@ pub fn plain_excerpt(markdown: &str, max_chars: usize) -> String {
         match ev {
             pulldown_cmark::Event::Text(t) | pulldown_cmark::Event::Code(t) => text.push_str(&t),
             pulldown_cmark::Event::SoftBreak | pulldown_cmark::Event::HardBreak => text.push(' '),
-            pulldown_cmark::Event::End(_) => {
-                if !text.ends_with(' ') {
-                    text.push(' ')
-                }
-            }
+            pulldown_cmark::Event::End(_) => text.push(' '),
             _ => {}
         }
         if text.chars().count() > max_chars {
@@ -81,7 +77,10 @@ mod tests {
 
     #[test]
     fn excerpt_is_plain_and_bounded() {
-        assert_eq!(plain_excerpt("**Green** tea\n\nfrom *Fujian*", 100), "Green tea from Fujian");
+        assert_eq!(
+            plain_excerpt("**Green** tea\n\nfrom *Fujian*", 100),
+            "Green tea from Fujian"
+        );
         assert_eq!(plain_excerpt("abcdefghij", 5).chars().count(), 5);
     }
 }

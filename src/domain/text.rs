@@ -41,7 +41,11 @@ pub fn check(
         return None;
     }
     // Normalise line endings so stored text is stable.
-    Some(if multiline { v.replace("\r\n", "\n").replace('\r', "\n") } else { v.to_string() })
+    Some(if multiline {
+        v.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        v.to_string()
+    })
 }
 
 /// An absolute http(s) URL without credentials, at most 500 characters.
@@ -79,7 +83,10 @@ mod tests {
         assert!(check(&mut e, "m", "line\nbreak", 1, 100, false).is_none());
         assert_eq!(e.0.len(), 3);
         let mut e = FieldErrors::new();
-        assert_eq!(check(&mut e, "d", " a\r\nb ", 0, 100, true).as_deref(), Some("a\nb"));
+        assert_eq!(
+            check(&mut e, "d", " a\r\nb ", 0, 100, true).as_deref(),
+            Some("a\nb")
+        );
         assert!(e.is_empty());
     }
 

@@ -11,7 +11,12 @@ fn oolong() -> Value {
 }
 
 async fn count(app: &TestApp, token: &str, shop: &str) -> i64 {
-    let (status, list) = app.get(&format!("/api/v1/shops/{shop}/products?status=all"), Some(token)).await;
+    let (status, list) = app
+        .get(
+            &format!("/api/v1/shops/{shop}/products?status=all"),
+            Some(token),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{list}");
     list["total"].as_i64().unwrap()
 }
@@ -38,7 +43,9 @@ async fn create_read_list_and_delete() {
     assert_eq!(list["items"][0]["id"], id);
     assert_eq!(list["total"], 1);
 
-    let (status, _) = app.delete(&format!("/api/v1/products/{id}"), Some(&token)).await;
+    let (status, _) = app
+        .delete(&format!("/api/v1/products/{id}"), Some(&token))
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, err) = app.get(&format!("/api/v1/products/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -73,18 +80,34 @@ async fn bad_input_is_422_per_field_and_writes_nothing() {
     for (field, value) in cases {
         let mut body = oolong();
         body[field] = value.clone();
-        let (status, err) = app.post("/api/v1/shops/teashop/products", Some(&token), body).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}={value}: {err}");
+        let (status, err) = app
+            .post("/api/v1/shops/teashop/products", Some(&token), body)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}={value}: {err}"
+        );
         assert!(err["fields"][field].is_string(), "{field}={value}: {err}");
     }
     for field in ["title", "price", "currency", "stock"] {
         let mut body = oolong();
         body.as_object_mut().unwrap().remove(field);
-        let (status, err) = app.post("/api/v1/shops/teashop/products", Some(&token), body).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "missing {field}: {err}");
+        let (status, err) = app
+            .post("/api/v1/shops/teashop/products", Some(&token), body)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing {field}: {err}"
+        );
         assert_eq!(err["fields"][field], "is required", "{err}");
     }
-    assert_eq!(count(&app, &token, "teashop").await, 0, "no invalid product was stored");
+    assert_eq!(
+        count(&app, &token, "teashop").await,
+        0,
+        "no invalid product was stored"
+    );
 }
 
 #[tokio::test]
@@ -97,7 +120,9 @@ async fn currencies_honour_their_minor_units() {
     let p = app.product(&token, "teashop", body.clone()).await;
     assert_eq!(p["price"], "1500");
     body["price"] = json!("1500.5");
-    let (status, _) = app.post("/api/v1/shops/teashop/products", Some(&token), body.clone()).await;
+    let (status, _) = app
+        .post("/api/v1/shops/teashop/products", Some(&token), body.clone())
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     body["currency"] = json!("BHD");
     body["price"] = json!("1.5");
@@ -156,16 +181,30 @@ async fn a_failed_edit_loses_nothing() {
     let token = app.seller_with_shop("alice", "teashop").await;
     let p = app.product(&token, "teashop", oolong()).await;
     let path = format!("/api/v1/products/{}", p["id"].as_str().unwrap());
-    let (status, _) = app.patch(&path, Some(&token), json!({"title": "Better oolong", "price": "12.345"})).await;
+    let (status, _) = app
+        .patch(
+            &path,
+            Some(&token),
+            json!({"title": "Better oolong", "price": "12.345"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (_, after) = app.get(&path, None).await;
     assert_eq!(after, p, "nothing changed after a failed edit");
 
-    let (status, ok) = app.patch(&path, Some(&token), json!({"price": "19.50", "compare_at_price": "30.00"})).await;
+    let (status, ok) = app
+        .patch(
+            &path,
+            Some(&token),
+            json!({"price": "19.50", "compare_at_price": "30.00"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{ok}");
     assert_eq!(ok["price"], "19.50");
     assert_eq!(ok["title"], "Oolong", "fields not sent are kept");
-    let (_, ok) = app.patch(&path, Some(&token), json!({"compare_at_price": null})).await;
+    let (_, ok) = app
+        .patch(&path, Some(&token), json!({"compare_at_price": null}))
+        .await;
     assert_eq!(ok["compare_at_price"], Value::Null);
 }
 
@@ -176,22 +215,30 @@ async fn sellers_cannot_touch_each_others_products() {
     let mallory = app.seller_with_shop("mallory", "evilshop").await;
     let p = app.product(&alice, "teashop", oolong()).await;
     let path = format!("/api/v1/products/{}", p["id"].as_str().unwrap());
-    let (status, _) = app.patch(&path, Some(&mallory), json!({"price": "0.01"})).await;
+    let (status, _) = app
+        .patch(&path, Some(&mallory), json!({"price": "0.01"}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app.delete(&path, Some(&mallory)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = app.post("/api/v1/shops/teashop/products", Some(&mallory), oolong()).await;
+    let (status, _) = app
+        .post("/api/v1/shops/teashop/products", Some(&mallory), oolong())
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app.patch(&path, None, json!({"price": "0.01"})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (_, after) = app.get(&path, None).await;
     assert_eq!(after["price"], "24.00");
     assert_eq!(count(&app, &alice, "teashop").await, 1);
-    let (status, _) = app.get("/api/v1/shops/teashop/products?status=all", Some(&mallory)).await;
+    let (status, _) = app
+        .get("/api/v1/shops/teashop/products?status=all", Some(&mallory))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // An admin may manage any shop.
     let (_, admin) = app.user("boss", Role::Admin).await;
-    let (status, _) = app.patch(&path, Some(&admin), json!({"status": "archived"})).await;
+    let (status, _) = app
+        .patch(&path, Some(&admin), json!({"status": "archived"}))
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -209,12 +256,18 @@ async fn drafts_and_archived_products_are_hidden_from_the_public() {
     let (_, list) = app.get("/api/v1/shops/teashop/products", None).await;
     assert_eq!(list["total"], 0);
 
-    let (_, published) = app.patch(&path, Some(&token), json!({"status": "published"})).await;
+    let (_, published) = app
+        .patch(&path, Some(&token), json!({"status": "published"}))
+        .await;
     assert!(published["published_at"].is_string());
     assert_eq!(app.get(&path, None).await.0, StatusCode::OK);
-    app.patch(&path, Some(&token), json!({"status": "archived"})).await;
+    app.patch(&path, Some(&token), json!({"status": "archived"}))
+        .await;
     assert_eq!(app.get(&path, None).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.get("/api/v1/products/not-an-id", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/v1/products/not-an-id", None).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -224,27 +277,46 @@ async fn listing_paginates_filters_by_tag_and_searches() {
     for i in 0..30 {
         let mut body = oolong();
         body["title"] = json!(format!("Tea number {i}"));
-        body["tags"] = if i % 3 == 0 { json!(["green"]) } else { json!(["black"]) };
+        body["tags"] = if i % 3 == 0 {
+            json!(["green"])
+        } else {
+            json!(["black"])
+        };
         if i == 7 {
             body["description"] = json!("A rare 100%_pure Darjeeling");
         }
         app.product(&token, "teashop", body).await;
     }
-    let (_, page1) = app.get("/api/v1/shops/teashop/products?per_page=25", None).await;
+    let (_, page1) = app
+        .get("/api/v1/shops/teashop/products?per_page=25", None)
+        .await;
     assert_eq!(page1["total"], 30);
     assert_eq!(page1["items"].as_array().unwrap().len(), 25);
     assert_eq!(page1["items"][0]["title"], "Tea number 29", "newest first");
-    let (_, page2) = app.get("/api/v1/shops/teashop/products?per_page=25&page=2", None).await;
+    let (_, page2) = app
+        .get("/api/v1/shops/teashop/products?per_page=25&page=2", None)
+        .await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 5);
-    let (_, green) = app.get("/api/v1/shops/teashop/products?tag=green", None).await;
+    let (_, green) = app
+        .get("/api/v1/shops/teashop/products?tag=green", None)
+        .await;
     assert_eq!(green["total"], 10);
-    let (_, found) = app.get("/api/v1/shops/teashop/products?q=DARJEELING", None).await;
+    let (_, found) = app
+        .get("/api/v1/shops/teashop/products?q=DARJEELING", None)
+        .await;
     assert_eq!(found["total"], 1);
     assert_eq!(found["items"][0]["title"], "Tea number 7");
-    let (_, found) = app.get("/api/v1/shops/teashop/products?q=100%25_", None).await;
+    let (_, found) = app
+        .get("/api/v1/shops/teashop/products?q=100%25_", None)
+        .await;
     assert_eq!(found["total"], 1, "LIKE wildcards in the query are literal");
-    let (_, none) = app.get("/api/v1/shops/teashop/products?q=r%25e", None).await;
-    assert_eq!(none["total"], 0, "`r%e` must not match `rare` as a wildcard");
+    let (_, none) = app
+        .get("/api/v1/shops/teashop/products?q=r%25e", None)
+        .await;
+    assert_eq!(
+        none["total"], 0,
+        "`r%e` must not match `rare` as a wildcard"
+    );
     let (status, _) = app.get("/api/v1/shops/nope/products", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -266,9 +338,14 @@ async fn the_openapi_document_describes_every_route() {
         ("/healthz", vec!["get"]),
     ];
     for (path, methods) in expected {
-        let item = paths.get(path).unwrap_or_else(|| panic!("{path} missing from openapi.json"));
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} missing from openapi.json"));
         for m in methods {
-            assert!(item.get(m).is_some(), "{m} {path} missing from openapi.json");
+            assert!(
+                item.get(m).is_some(),
+                "{m} {path} missing from openapi.json"
+            );
         }
     }
     assert_eq!(paths.len(), 7, "every documented path is tested above");

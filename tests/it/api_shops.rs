@@ -11,7 +11,11 @@ async fn a_seller_opens_a_shop() {
     let app = TestApp::spawn().await;
     let (_, token) = app.user("alice", Role::Seller).await;
     let (status, body) = app
-        .post("/api/v1/shops", Some(&token), json!({"handle": "teashop", "name": "Tea Shop", "summary": "Fine **tea**"}))
+        .post(
+            "/api/v1/shops",
+            Some(&token),
+            json!({"handle": "teashop", "name": "Tea Shop", "summary": "Fine **tea**"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["handle"], "teashop");
@@ -28,41 +32,93 @@ async fn a_seller_opens_a_shop() {
 async fn handles_are_validated_and_unique_across_shops_and_users() {
     let app = TestApp::spawn().await;
     let (_, token) = app.user("alice", Role::Seller).await;
-    for bad in ["", "1tea", "tea shop", "tea-shop", "ÄPFEL", "admin", &"a".repeat(31)] {
-        let (status, body) =
-            app.post("/api/v1/shops", Some(&token), json!({"handle": bad, "name": "X", "summary": ""})).await;
+    for bad in [
+        "",
+        "1tea",
+        "tea shop",
+        "tea-shop",
+        "ÄPFEL",
+        "admin",
+        &"a".repeat(31),
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/v1/shops",
+                Some(&token),
+                json!({"handle": bad, "name": "X", "summary": ""}),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
         assert!(body["fields"]["handle"].is_string(), "{bad}: {body}");
         assert!(body["error"].is_string());
     }
-    let (status, _) = app.post("/api/v1/shops", Some(&token), json!({"handle": "tea", "name": "X", "summary": ""})).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/shops",
+            Some(&token),
+            json!({"handle": "tea", "name": "X", "summary": ""}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) =
-        app.post("/api/v1/shops", Some(&token), json!({"handle": "TEA", "name": "Y", "summary": ""})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/shops",
+            Some(&token),
+            json!({"handle": "TEA", "name": "Y", "summary": ""}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["fields"]["handle"], "is already taken");
     // A shop cannot take a user's name: both become @name@host.
-    let (status, body) =
-        app.post("/api/v1/shops", Some(&token), json!({"handle": "alice", "name": "Y", "summary": ""})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/shops",
+            Some(&token),
+            json!({"handle": "alice", "name": "Y", "summary": ""}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (_, list) = app.get("/api/v1/shops", None).await;
-    assert_eq!(list["total"], 1, "nothing but the first shop was written: {list}");
+    assert_eq!(
+        list["total"], 1,
+        "nothing but the first shop was written: {list}"
+    );
 }
 
 #[tokio::test]
 async fn missing_fields_and_wrong_types_are_422_with_every_field() {
     let app = TestApp::spawn().await;
     let (_, token) = app.user("alice", Role::Seller).await;
-    let (status, body) = app.post("/api/v1/shops", Some(&token), json!({"handle": 5, "summary": "  "})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/shops",
+            Some(&token),
+            json!({"handle": 5, "summary": "  "}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["fields"]["handle"], "must be a string");
-    let (status, body) = app.post("/api/v1/shops", Some(&token), json!({"handle": "ok", "name": " "})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/shops",
+            Some(&token),
+            json!({"handle": "ok", "name": " "}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["fields"]["name"], "is required");
-    let (status, body) =
-        app.post("/api/v1/shops", Some(&token), json!({"handle": "ok", "name": "x".repeat(10_000)})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/shops",
+            Some(&token),
+            json!({"handle": "ok", "name": "x".repeat(10_000)}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["fields"]["name"].as_str().unwrap().contains("too long"));
+    assert!(body["fields"]["name"]
+        .as_str()
+        .unwrap()
+        .contains("too long"));
     let (status, body) = app
         .post("/api/v1/shops", Some(&token), json!({"handle": "ok", "name": "N", "links": [{"label": "x", "url": "javascript:alert(1)"}]}))
         .await;
@@ -95,7 +151,9 @@ async fn authentication_and_roles() {
     let (status, err) = app.post("/api/v1/shops", None, body.clone()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(err["error"].is_string());
-    let (status, _) = app.post("/api/v1/shops", Some("not-a-token"), body.clone()).await;
+    let (status, _) = app
+        .post("/api/v1/shops", Some("not-a-token"), body.clone())
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (_, member) = app.user("bob", Role::Member).await;
     let (status, _) = app.post("/api/v1/shops", Some(&member), body.clone()).await;
@@ -113,7 +171,13 @@ async fn a_seller_cannot_edit_another_sellers_shop() {
     let app = TestApp::spawn().await;
     let _alice = app.seller_with_shop("alice", "teashop").await;
     let (_, mallory) = app.user("mallory", Role::Seller).await;
-    let (status, _) = app.patch("/api/v1/shops/teashop", Some(&mallory), json!({"name": "Pwned"})).await;
+    let (status, _) = app
+        .patch(
+            "/api/v1/shops/teashop",
+            Some(&mallory),
+            json!({"name": "Pwned"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, shop) = app.get("/api/v1/shops/teashop", None).await;
     assert_eq!(shop["name"], "Shop");
@@ -129,11 +193,22 @@ async fn editing_a_shop_keeps_what_is_not_sent_and_refuses_a_new_handle() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"], "Shop");
     assert_eq!(body["links"][0]["url"], "https://tea.example/");
-    let (status, _) = app.patch("/api/v1/shops/teashop", Some(&token), json!({"handle": "other"})).await;
+    let (status, _) = app
+        .patch(
+            "/api/v1/shops/teashop",
+            Some(&token),
+            json!({"handle": "other"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = app.patch("/api/v1/shops/teashop", Some(&token), json!({"name": ""})).await;
+    let (status, _) = app
+        .patch("/api/v1/shops/teashop", Some(&token), json!({"name": ""}))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (_, shop) = app.get("/api/v1/shops/teashop", None).await;
-    assert_eq!(shop["summary"], "New *summary*", "a failed edit loses nothing");
+    assert_eq!(
+        shop["summary"], "New *summary*",
+        "a failed edit loses nothing"
+    );
     assert_eq!(shop["name"], "Shop");
 }

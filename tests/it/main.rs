@@ -7,3 +7,4 @@ mod cli;
 mod media;
 mod schema;
 mod support;
+mod web;

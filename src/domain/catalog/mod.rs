@@ -243,7 +243,14 @@ impl ProductForm {
             stock: p.stock,
             sku: p.sku.clone(),
             tags: p.tags.clone(),
-            images: p.images.iter().map(|i| ImageForm { id: i.image.id.to_string(), alt: i.alt.clone() }).collect(),
+            images: p
+                .images
+                .iter()
+                .map(|i| ImageForm {
+                    id: i.image.id.to_string(),
+                    alt: i.alt.clone(),
+                })
+                .collect(),
             variants: p
                 .variants
                 .iter()

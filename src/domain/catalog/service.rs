@@ -2,7 +2,10 @@
 //! so validation, ownership checks and limits hold on every path. A failed call writes nothing.
 
 use super::validate::{self, ValidProduct};
-use super::{Page, Product, ProductChanges, ProductFilter, ProductForm, ProductStatus, Shop, ShopChanges, ShopForm};
+use super::{
+    Page, Product, ProductChanges, ProductFilter, ProductForm, ProductStatus, Shop, ShopChanges,
+    ShopForm,
+};
 use crate::db::{images as db_images, products, shops, Store, Tx};
 use crate::domain::accounts::User;
 use crate::domain::ids::{ImageId, ProductId, ShopId};
@@ -38,22 +41,39 @@ pub async fn create_shop(store: &Store, actor: &User, form: ShopForm) -> Result<
     let valid = validate::shop(&form)?;
     let id = ShopId::new();
     let mut tx = store.begin().await?;
-    check_images(&mut tx, actor, None, &[("avatar_image", valid.avatar.clone()), ("banner_image", valid.banner.clone())])
-        .await?;
+    check_images(
+        &mut tx,
+        actor,
+        None,
+        &[
+            ("avatar_image", valid.avatar.clone()),
+            ("banner_image", valid.banner.clone()),
+        ],
+    )
+    .await?;
     shops::insert(&mut tx, &id, &actor.id, &valid, now_ms()).await?;
     tx.commit().await?;
     shop_by_id(store, &id).await
 }
 
-pub async fn update_shop(store: &Store, actor: &User, handle: &str, changes: ShopChanges) -> Result<Shop> {
+pub async fn update_shop(
+    store: &Store,
+    actor: &User,
+    handle: &str,
+    changes: ShopChanges,
+) -> Result<Shop> {
     let shop = shop_by_handle(store, handle).await?;
     require_manager(actor, &shop)?;
     let form = ShopForm {
         handle: shop.handle.clone(),
         name: changes.name.unwrap_or_else(|| shop.name.clone()),
         summary: changes.summary.unwrap_or_else(|| shop.summary.clone()),
-        avatar_image: changes.avatar_image.unwrap_or_else(|| shop.avatar.as_ref().map(|i| i.id.to_string())),
-        banner_image: changes.banner_image.unwrap_or_else(|| shop.banner.as_ref().map(|i| i.id.to_string())),
+        avatar_image: changes
+            .avatar_image
+            .unwrap_or_else(|| shop.avatar.as_ref().map(|i| i.id.to_string())),
+        banner_image: changes
+            .banner_image
+            .unwrap_or_else(|| shop.banner.as_ref().map(|i| i.id.to_string())),
         links: changes.links.unwrap_or_else(|| shop.links.clone()),
     };
     let valid = validate::shop(&form)?;
@@ -62,7 +82,10 @@ pub async fn update_shop(store: &Store, actor: &User, handle: &str, changes: Sho
         &mut tx,
         actor,
         Some(&shop),
-        &[("avatar_image", valid.avatar.clone()), ("banner_image", valid.banner.clone())],
+        &[
+            ("avatar_image", valid.avatar.clone()),
+            ("banner_image", valid.banner.clone()),
+        ],
     )
     .await?;
     shops::update(&mut tx, &shop.id, &valid, now_ms()).await?;
@@ -72,11 +95,15 @@ pub async fn update_shop(store: &Store, actor: &User, handle: &str, changes: Sho
 
 pub async fn shop_by_handle(store: &Store, handle: &str) -> Result<Shop> {
     let handle = handle.trim().to_ascii_lowercase();
-    shops::by_handle(store, &handle).await?.ok_or_else(|| Error::not_found("shop"))
+    shops::by_handle(store, &handle)
+        .await?
+        .ok_or_else(|| Error::not_found("shop"))
 }
 
 pub async fn shop_by_id(store: &Store, id: &ShopId) -> Result<Shop> {
-    shops::by_id(store, id).await?.ok_or_else(|| Error::not_found("shop"))
+    shops::by_id(store, id)
+        .await?
+        .ok_or_else(|| Error::not_found("shop"))
 }
 
 pub async fn shops_of(store: &Store, user: &User) -> Result<Vec<Shop>> {
@@ -88,14 +115,20 @@ pub async fn list_shops(store: &Store, page: i64, per_page: i64) -> Result<Page<
 }
 
 /// Images may be attached by whoever uploaded them, or reused from the shop owner's uploads.
-async fn check_images(tx: &mut Tx, actor: &User, shop: Option<&Shop>, refs: &[(&str, Option<ImageId>)]) -> Result<()> {
+async fn check_images(
+    tx: &mut Tx,
+    actor: &User,
+    shop: Option<&Shop>,
+    refs: &[(&str, Option<ImageId>)],
+) -> Result<()> {
     let ids: Vec<ImageId> = refs.iter().filter_map(|(_, id)| id.clone()).collect();
     let found = db_images::by_ids(tx, &ids).await?;
     let mut errors = FieldErrors::new();
     for (field, id) in refs {
         let Some(id) = id else { continue };
         let ok = found.iter().any(|i| {
-            &i.id == id && (i.owner_id == actor.id || shop.is_some_and(|s| s.owner_id == i.owner_id))
+            &i.id == id
+                && (i.owner_id == actor.id || shop.is_some_and(|s| s.owner_id == i.owner_id))
         });
         if !ok {
             errors.add(*field, Problem::UnknownImage);
@@ -104,10 +137,22 @@ async fn check_images(tx: &mut Tx, actor: &User, shop: Option<&Shop>, refs: &[(&
     errors.into_result()
 }
 
-async fn check_product_images(tx: &mut Tx, actor: &User, shop: &Shop, p: &ValidProduct) -> Result<()> {
-    let refs: Vec<(String, Option<ImageId>)> =
-        p.images.iter().enumerate().map(|(i, (id, _))| (format!("images[{i}].id"), Some(id.clone()))).collect();
-    let refs: Vec<(&str, Option<ImageId>)> = refs.iter().map(|(f, id)| (f.as_str(), id.clone())).collect();
+async fn check_product_images(
+    tx: &mut Tx,
+    actor: &User,
+    shop: &Shop,
+    p: &ValidProduct,
+) -> Result<()> {
+    let refs: Vec<(String, Option<ImageId>)> = p
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (format!("images[{i}].id"), Some(id.clone())))
+        .collect();
+    let refs: Vec<(&str, Option<ImageId>)> = refs
+        .iter()
+        .map(|(f, id)| (f.as_str(), id.clone()))
+        .collect();
     check_images(tx, actor, Some(shop), &refs).await
 }
 
@@ -132,7 +177,12 @@ pub async fn create_product(
 
 /// Applies a partial edit. The whole resulting product is validated; on any problem nothing
 /// changes.
-pub async fn update_product(store: &Store, actor: &User, id: &ProductId, changes: ProductChanges) -> Result<Product> {
+pub async fn update_product(
+    store: &Store,
+    actor: &User,
+    id: &ProductId,
+    changes: ProductChanges,
+) -> Result<Product> {
     let (shop, product) = managed_product(store, actor, id).await?;
     let form = changes.apply_to(&product);
     let valid = validate::product(&form, product.status)?;
@@ -143,7 +193,12 @@ pub async fn update_product(store: &Store, actor: &User, id: &ProductId, changes
     product_by_id(store, id).await
 }
 
-pub async fn set_product_status(store: &Store, actor: &User, id: &ProductId, status: ProductStatus) -> Result<Product> {
+pub async fn set_product_status(
+    store: &Store,
+    actor: &User,
+    id: &ProductId,
+    status: ProductStatus,
+) -> Result<Product> {
     managed_product(store, actor, id).await?;
     products::set_status(store, id, status, now_ms()).await?;
     product_by_id(store, id).await
@@ -155,11 +210,17 @@ pub async fn delete_product(store: &Store, actor: &User, id: &ProductId) -> Resu
 }
 
 pub async fn product_by_id(store: &Store, id: &ProductId) -> Result<Product> {
-    products::by_id(store, id).await?.ok_or_else(|| Error::not_found("product"))
+    products::by_id(store, id)
+        .await?
+        .ok_or_else(|| Error::not_found("product"))
 }
 
 /// A product and its shop, if `actor` may edit it.
-pub async fn managed_product(store: &Store, actor: &User, id: &ProductId) -> Result<(Shop, Product)> {
+pub async fn managed_product(
+    store: &Store,
+    actor: &User,
+    id: &ProductId,
+) -> Result<(Shop, Product)> {
     let product = product_by_id(store, id).await?;
     let shop = shop_by_id(store, &product.shop_id).await?;
     require_manager(actor, &shop)?;
@@ -168,7 +229,11 @@ pub async fn managed_product(store: &Store, actor: &User, id: &ProductId) -> Res
 
 /// A product as `viewer` may see it: published ones for everybody, the rest only for those who
 /// manage the shop (others get "not found", so drafts do not leak).
-pub async fn visible_product(store: &Store, viewer: Option<&User>, id: &ProductId) -> Result<(Shop, Product)> {
+pub async fn visible_product(
+    store: &Store,
+    viewer: Option<&User>,
+    id: &ProductId,
+) -> Result<(Shop, Product)> {
     let product = product_by_id(store, id).await?;
     let shop = shop_by_id(store, &product.shop_id).await?;
     if product.is_public() || viewer.is_some_and(|u| can_manage(u, &shop)) {
@@ -193,7 +258,10 @@ pub async fn shop_products(
     if let Some(t) = &filter.tag {
         filter.tag = Some(t.trim().trim_start_matches('#').to_lowercase());
     }
-    filter.query = filter.query.map(|q| q.trim().chars().take(200).collect::<String>()).filter(|q| !q.is_empty());
+    filter.query = filter
+        .query
+        .map(|q| q.trim().chars().take(200).collect::<String>())
+        .filter(|q| !q.is_empty());
     products::list(store, &shop.id, &filter, page, per_page).await
 }
 

@@ -1,7 +1,9 @@
 //! Input checks for shops and products. Pure functions: no database, no I/O. Every problem is
 //! reported per field, so a form or an API client can show them all at once.
 
-use super::{ImageForm, ProductForm, ProductStatus, ShopForm, ShopLink, VariantForm, VariantOption};
+use super::{
+    ImageForm, ProductForm, ProductStatus, ShopForm, ShopLink, VariantForm, VariantOption,
+};
 use crate::domain::ids::ImageId;
 use crate::domain::markdown;
 use crate::domain::money::{Currency, Money};
@@ -27,9 +29,35 @@ pub const MAX_STOCK: i64 = 1_000_000_000;
 
 /// Names that would confuse people or collide with well-known paths when used as `@name@host`.
 const RESERVED: &[&str] = &[
-    "admin", "administrator", "api", "actor", "inbox", "outbox", "instance", "root", "support", "system",
-    "www", "webmaster", "postmaster", "abuse", "security", "moderator", "mod", "fedishop", "null", "undefined",
-    "well_known", "media", "static", "login", "logout", "setup", "dashboard", "shops", "users",
+    "admin",
+    "administrator",
+    "api",
+    "actor",
+    "inbox",
+    "outbox",
+    "instance",
+    "root",
+    "support",
+    "system",
+    "www",
+    "webmaster",
+    "postmaster",
+    "abuse",
+    "security",
+    "moderator",
+    "mod",
+    "fedishop",
+    "null",
+    "undefined",
+    "well_known",
+    "media",
+    "static",
+    "login",
+    "logout",
+    "setup",
+    "dashboard",
+    "shops",
+    "users",
 ];
 
 /// A shop handle or username: `[a-z][a-z0-9_]{0,29}`. ASCII capitals are folded to lowercase.
@@ -41,7 +69,8 @@ pub fn handle(errors: &mut FieldErrors, field: &str, value: &str) -> Option<Stri
     }
     let ok = v.len() <= MAX_HANDLE_CHARS
         && v.starts_with(|c: char| c.is_ascii_lowercase())
-        && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !ok {
         errors.add(field, Problem::InvalidHandle);
         return None;
@@ -108,7 +137,14 @@ fn links(e: &mut FieldErrors, input: &[ShopLink]) -> Option<Vec<ShopLink>> {
         if l.label.trim().is_empty() && l.url.trim().is_empty() {
             continue;
         }
-        let label = check(e, &format!("links[{i}].label"), &l.label, 1, MAX_LINK_LABEL, false);
+        let label = check(
+            e,
+            &format!("links[{i}].label"),
+            &l.label,
+            1,
+            MAX_LINK_LABEL,
+            false,
+        );
         let url = check_url(e, &format!("links[{i}].url"), &l.url);
         if let (Some(label), Some(url)) = (label, url) {
             out.push(ShopLink { label, url });
@@ -146,7 +182,14 @@ pub struct ValidProduct {
 pub fn product(form: &ProductForm, default_status: ProductStatus) -> Result<ValidProduct> {
     let mut e = FieldErrors::new();
     let title = check(&mut e, "title", &form.title, 1, MAX_TITLE, false);
-    let description = check(&mut e, "description", &form.description, 0, MAX_DESCRIPTION, true);
+    let description = check(
+        &mut e,
+        "description",
+        &form.description,
+        0,
+        MAX_DESCRIPTION,
+        true,
+    );
     let currency = match Currency::parse_code(&form.currency) {
         Some(c) => Some(c),
         None if form.currency.trim().is_empty() => {
@@ -179,7 +222,12 @@ pub fn product(form: &ProductForm, default_status: ProductStatus) -> Result<Vali
         (Some(p), Some(c)) => variants(&mut e, &form.variants, p, c),
         _ => None,
     };
-    let status = match form.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let status = match form
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => Some(default_status),
         Some(s) => match ProductStatus::parse(s) {
             Some(st) => Some(st),
@@ -201,7 +249,11 @@ pub fn product(form: &ProductForm, default_status: ProductStatus) -> Result<Vali
         description,
         price: price.expect("validated"),
         compare_at: compare_at.expect("validated"),
-        stock: if variants.is_empty() { stock.expect("validated") } else { 0 },
+        stock: if variants.is_empty() {
+            stock.expect("validated")
+        } else {
+            0
+        },
         sku: sku.expect("validated"),
         tags,
         images: images.expect("validated"),
@@ -238,7 +290,10 @@ fn sku(e: &mut FieldErrors, field: &str, s: &str) -> Option<String> {
         e.add(field, Problem::TooLong { max: MAX_SKU });
         return None;
     }
-    if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')) {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    {
         e.add(field, Problem::ForbiddenCharacters);
         return None;
     }
@@ -254,7 +309,8 @@ pub fn tags(e: &mut FieldErrors, input: &[String]) -> Option<Vec<String>> {
         if t.is_empty() {
             continue;
         }
-        if t.chars().count() > MAX_TAG_CHARS || !t.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        if t.chars().count() > MAX_TAG_CHARS || !t.chars().all(|c| c.is_alphanumeric() || c == '_')
+        {
             e.add("tags", Problem::InvalidTag);
             return None;
         }
@@ -298,7 +354,12 @@ fn images(e: &mut FieldErrors, input: &[ImageForm]) -> Option<Vec<(ImageId, Stri
     Some(out)
 }
 
-fn variants(e: &mut FieldErrors, input: &[VariantForm], price: Money, c: Currency) -> Option<Vec<ValidVariant>> {
+fn variants(
+    e: &mut FieldErrors,
+    input: &[VariantForm],
+    price: Money,
+    c: Currency,
+) -> Option<Vec<ValidVariant>> {
     if input.len() > MAX_VARIANTS {
         e.add("variants", Problem::TooMany { max: MAX_VARIANTS });
         return None;
@@ -329,8 +390,22 @@ fn variants(e: &mut FieldErrors, input: &[VariantForm], price: Money, c: Currenc
             ok = false;
         }
         for (j, o) in v.options.iter().enumerate() {
-            let name = check(e, &format!("variants[{i}].options[{j}].name"), &o.name, 1, MAX_OPTION_CHARS, false);
-            let value = check(e, &format!("variants[{i}].options[{j}].value"), &o.value, 1, MAX_OPTION_CHARS, false);
+            let name = check(
+                e,
+                &format!("variants[{i}].options[{j}].name"),
+                &o.name,
+                1,
+                MAX_OPTION_CHARS,
+                false,
+            );
+            let value = check(
+                e,
+                &format!("variants[{i}].options[{j}].value"),
+                &o.value,
+                1,
+                MAX_OPTION_CHARS,
+                false,
+            );
             match (name, value) {
                 (Some(name), Some(value)) => options.push(VariantOption { name, value }),
                 _ => ok = false,
@@ -343,8 +418,18 @@ fn variants(e: &mut FieldErrors, input: &[VariantForm], price: Money, c: Currenc
         let vstock = stock(e, &f("stock"), v.stock);
         match (sku_v, vprice, vstock) {
             (Some(sku), Some(price), Some(stock)) if ok => {
-                let title = options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(" / ");
-                out.push(ValidVariant { sku, title, options, price, stock });
+                let title = options
+                    .iter()
+                    .map(|o| o.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" / ");
+                out.push(ValidVariant {
+                    sku,
+                    title,
+                    options,
+                    price,
+                    stock,
+                });
             }
             _ => ok = false,
         }
@@ -430,7 +515,10 @@ mod tests {
         let mut f = base();
         let v = |sku: &str, size: &str| VariantForm {
             sku: sku.into(),
-            options: vec![VariantOption { name: "Size".into(), value: size.into() }],
+            options: vec![VariantOption {
+                name: "Size".into(),
+                value: size.into(),
+            }],
             price: None,
             stock: 3,
         };

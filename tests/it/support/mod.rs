@@ -25,15 +25,22 @@ pub struct TestApp {
 
 /// The PostgreSQL server to test against, if any.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("FEDISHOP_TEST_POSTGRES_URL").ok().filter(|s| !s.trim().is_empty())
+    std::env::var("FEDISHOP_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
 }
 
 /// Creates an empty PostgreSQL database and returns its URL.
 pub async fn fresh_postgres_database(admin_url: &str) -> String {
     use sqlx::Connection;
     let name = format!("fedishop_test_{}", uuid_simple());
-    let mut conn = sqlx::PgConnection::connect(admin_url).await.expect("connect to FEDISHOP_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect to FEDISHOP_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
     conn.close().await.ok();
     let mut url = url::Url::parse(admin_url).expect("postgres url");
     url.set_path(&format!("/{name}"));
@@ -41,7 +48,9 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
 }
 
 fn uuid_simple() -> String {
-    fedishop::domain::ids::ImageId::new().as_str().replace('-', "")
+    fedishop::domain::ids::ImageId::new()
+        .as_str()
+        .replace('-', "")
 }
 
 impl TestApp {
@@ -52,11 +61,16 @@ impl TestApp {
     /// Spawns with settings adjusted by `tweak`.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().unwrap();
         let database_url = match postgres_url() {
             Some(admin) => fresh_postgres_database(&admin).await,
-            None => format!("sqlite://{}?mode=rwc", dir.path().join("fedishop.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("fedishop.db").display()
+            ),
         };
         let mut settings = Settings {
             domain: format!("127.0.0.1:{}", addr.port()),
@@ -102,15 +116,28 @@ impl TestApp {
     pub async fn user(&self, name: &str, role: Role) -> (User, String) {
         let user = accounts::create_user(
             &self.state.store,
-            NewUser { username: name.into(), display_name: None, password: "correct horse battery".into(), role },
+            NewUser {
+                username: name.into(),
+                display_name: None,
+                password: "correct horse battery".into(),
+                role,
+            },
         )
         .await
         .expect("create user");
-        let token = accounts::issue_token(&self.state.store, name, "test").await.expect("token");
+        let token = accounts::issue_token(&self.state.store, name, "test")
+            .await
+            .expect("token");
         (user, token)
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -121,7 +148,11 @@ impl TestApp {
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, json)
     }
 
@@ -130,11 +161,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::POST, path, token, Some(body)).await
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::PATCH, path, token, Some(body)).await
+        self.send(reqwest::Method::PATCH, path, token, Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
@@ -145,7 +178,11 @@ impl TestApp {
     pub async fn seller_with_shop(&self, username: &str, handle: &str) -> String {
         let (_, token) = self.user(username, Role::Seller).await;
         let (status, body) = self
-            .post("/api/v1/shops", Some(&token), serde_json::json!({"handle": handle, "name": "Shop", "summary": ""}))
+            .post(
+                "/api/v1/shops",
+                Some(&token),
+                serde_json::json!({"handle": handle, "name": "Shop", "summary": ""}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         token
@@ -153,7 +190,13 @@ impl TestApp {
 
     /// Creates a published product and returns its JSON.
     pub async fn product(&self, token: &str, handle: &str, body: Value) -> Value {
-        let (status, json) = self.post(&format!("/api/v1/shops/{handle}/products"), Some(token), body).await;
+        let (status, json) = self
+            .post(
+                &format!("/api/v1/shops/{handle}/products"),
+                Some(token),
+                body,
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{json}");
         json
     }
