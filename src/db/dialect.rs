@@ -15,3 +15,11 @@ pub fn schema_query(backend: Backend) -> &'static str {
         }
     }
 }
+
+/// The statement that opens a write transaction, when it differs from a plain `BEGIN`.
+pub fn begin_write(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => Some("BEGIN IMMEDIATE"),
+        Backend::Postgres => None,
+    }
+}

@@ -350,3 +350,24 @@ async fn the_openapi_document_describes_every_route() {
     }
     assert_eq!(paths.len(), 7, "every documented path is tested above");
 }
+
+#[tokio::test]
+async fn concurrent_writes_all_succeed() {
+    let app = TestApp::spawn().await;
+    let token = app.seller_with_shop("alice", "teashop").await;
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let mut body = oolong();
+        body["title"] = json!(format!("Tea {i}"));
+        let request = app
+            .client
+            .post(app.url("/api/v1/shops/teashop/products"))
+            .bearer_auth(&token)
+            .json(&body);
+        writes.spawn(async move { request.send().await.map(|r| r.status()) });
+    }
+    while let Some(result) = writes.join_next().await {
+        assert_eq!(result.unwrap().unwrap(), StatusCode::CREATED);
+    }
+    assert_eq!(count(&app, &token, "teashop").await, 24);
+}
