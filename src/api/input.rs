@@ -133,20 +133,36 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An array whose items must all be objects.
+    fn objects(
+        &mut self,
+        key: &str,
+        expected: &'static str,
+    ) -> Option<Vec<&'a Map<String, Value>>> {
+        let items = self.array(key, expected)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, v) in items.iter().enumerate() {
+            match v.as_object() {
+                Some(o) => out.push(o),
+                None => {
+                    self.errors.add(
+                        format!("{key}[{i}]"),
+                        Problem::WrongType {
+                            expected: "an object",
+                        },
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// `[{"id": "...", "alt": "..."}]`
     pub fn images(&mut self, key: &str) -> Option<Vec<ImageForm>> {
-        let items = self.array(key, "an array of {\"id\", \"alt\"} objects")?;
+        let items = self.objects(key, "an array of {\"id\", \"alt\"} objects")?;
         let mut out = Vec::new();
-        for (i, v) in items.iter().enumerate() {
-            let Some(o) = v.as_object() else {
-                self.errors.add(
-                    format!("{key}[{i}]"),
-                    Problem::WrongType {
-                        expected: "an object",
-                    },
-                );
-                return None;
-            };
+        for (i, o) in items.into_iter().enumerate() {
             let mut f = Fields::new(o);
             let id = f.string("id").unwrap_or_default();
             let alt = f.string("alt").unwrap_or_default();
@@ -158,18 +174,9 @@ impl<'a> Fields<'a> {
 
     /// `[{"label": "...", "url": "..."}]`
     pub fn links(&mut self, key: &str) -> Option<Vec<ShopLink>> {
-        let items = self.array(key, "an array of {\"label\", \"url\"} objects")?;
+        let items = self.objects(key, "an array of {\"label\", \"url\"} objects")?;
         let mut out = Vec::new();
-        for (i, v) in items.iter().enumerate() {
-            let Some(o) = v.as_object() else {
-                self.errors.add(
-                    format!("{key}[{i}]"),
-                    Problem::WrongType {
-                        expected: "an object",
-                    },
-                );
-                return None;
-            };
+        for (i, o) in items.into_iter().enumerate() {
             let mut f = Fields::new(o);
             let label = f.string("label").unwrap_or_default();
             let url = f.string("url").unwrap_or_default();
@@ -181,18 +188,9 @@ impl<'a> Fields<'a> {
 
     /// `[{"sku", "options": [{"name","value"}] or {"Size": "M"}, "price"?, "stock"}]`
     pub fn variants(&mut self, key: &str) -> Option<Vec<VariantForm>> {
-        let items = self.array(key, "an array of variant objects")?;
+        let items = self.objects(key, "an array of variant objects")?;
         let mut out = Vec::new();
-        for (i, v) in items.iter().enumerate() {
-            let Some(o) = v.as_object() else {
-                self.errors.add(
-                    format!("{key}[{i}]"),
-                    Problem::WrongType {
-                        expected: "an object",
-                    },
-                );
-                return None;
-            };
+        for (i, o) in items.into_iter().enumerate() {
             let mut f = Fields::new(o);
             let sku = f.string("sku").unwrap_or_default();
             let price = f.string("price");

@@ -119,21 +119,17 @@ pub async fn update(tx: &mut Tx, id: &ShopId, s: &ValidShop, now: i64) -> Result
 }
 
 pub async fn by_handle(store: &Store, handle: &str) -> Result<Option<Shop>> {
-    let row = sqlx::query(&format!(
-        "SELECT {SHOP_COLUMNS} FROM shops WHERE handle = $1"
-    ))
-    .bind(handle)
-    .fetch_optional(store.pool())
-    .await?;
-    match row {
-        Some(r) => Ok(attach_images(store, vec![shop_from_row(&r)?]).await?.pop()),
-        None => Ok(None),
-    }
+    one_where(store, "handle", handle).await
 }
 
 pub async fn by_id(store: &Store, id: &ShopId) -> Result<Option<Shop>> {
-    let row = sqlx::query(&format!("SELECT {SHOP_COLUMNS} FROM shops WHERE id = $1"))
-        .bind(id.as_str())
+    one_where(store, "id", id.as_str()).await
+}
+
+/// The shop whose unique `column` (a fixed name, never user input) equals `value`.
+async fn one_where(store: &Store, column: &'static str, value: &str) -> Result<Option<Shop>> {
+    let row = sqlx::query(&format!("SELECT {SHOP_COLUMNS} FROM shops WHERE {column} = $1"))
+        .bind(value)
         .fetch_optional(store.pool())
         .await?;
     match row {
