@@ -127,6 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     username,
                     display_name,
                     password,
+                    password_confirm: None,
                     role,
                 },
             )
@@ -140,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: UserCommand::List,
         } => {
             let store = server::open_store(&settings).await?;
-            for u in crate::db::users::list(&store).await? {
+            for u in accounts::list_users(&store).await? {
                 println!("{}\t{}\t{}", u.username, u.role.as_str(), u.display_name);
             }
             store.close().await;
@@ -170,7 +171,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         crate::db::Backend::Sqlite => format!("SQLite in {}", settings.data_dir.display()),
         crate::db::Backend::Postgres => "PostgreSQL".to_string(),
     };
-    let needs_admin = !crate::db::users::admin_exists(&store).await?;
+    let needs_admin = !accounts::admin_exists(&store).await?;
     tracing::info!(bind = %settings.bind, %url, "listening");
     println!(
         "fedishop is running at {url} (listening on {}, {db})",

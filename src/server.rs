@@ -70,7 +70,8 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    let upload_limit = state.settings.max_upload_bytes * 11 / 10 + 64 * 1024;
+    // A product form carries up to four images; JSON API routes set their own, smaller limit.
+    let upload_limit = state.settings.max_upload_bytes.saturating_mul(4) + 1024 * 1024;
     Router::new()
         .route("/healthz", get(healthz))
         .merge(crate::api::routes())

@@ -11,7 +11,7 @@ mod shops;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -49,7 +49,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/media", post(media::upload))
         .merge(json_routes)
-        .fallback_service(Router::new().fallback(not_found).with_state(()))
+        .route("/api", any(not_found))
+        .route("/api/{*rest}", any(not_found))
 }
 
 async fn openapi() -> Response {

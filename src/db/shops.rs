@@ -128,10 +128,12 @@ pub async fn by_id(store: &Store, id: &ShopId) -> Result<Option<Shop>> {
 
 /// The shop whose unique `column` (a fixed name, never user input) equals `value`.
 async fn one_where(store: &Store, column: &'static str, value: &str) -> Result<Option<Shop>> {
-    let row = sqlx::query(&format!("SELECT {SHOP_COLUMNS} FROM shops WHERE {column} = $1"))
-        .bind(value)
-        .fetch_optional(store.pool())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {SHOP_COLUMNS} FROM shops WHERE {column} = $1"
+    ))
+    .bind(value)
+    .fetch_optional(store.pool())
+    .await?;
     match row {
         Some(r) => Ok(attach_images(store, vec![shop_from_row(&r)?]).await?.pop()),
         None => Ok(None),

@@ -69,6 +69,8 @@ pub struct NewUser {
     pub username: String,
     pub display_name: Option<String>,
     pub password: String,
+    /// The password typed a second time, when the form asks for it.
+    pub password_confirm: Option<String>,
     pub role: Role,
 }
 
@@ -129,6 +131,16 @@ pub async fn create_first_admin(store: &Store, mut input: NewUser) -> Result<Use
         ));
     }
     create_user(store, input).await
+}
+
+/// Whether the instance has an administrator yet (the first-run page is open until it has).
+pub async fn admin_exists(store: &Store) -> Result<bool> {
+    users::admin_exists(store).await
+}
+
+/// Every account, by username.
+pub async fn list_users(store: &Store) -> Result<Vec<User>> {
+    users::list(store).await
 }
 
 /// Checks a username and password. Unknown users cost the same time as wrong passwords.

@@ -2,7 +2,7 @@
 //! address) and the cookies behind it. Owns the cookie names and attributes and the CSRF
 //! comparison; it does not render pages.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -54,8 +54,8 @@ pub struct Visitor {
     pub session: Option<String>,
     csrf_cookie: Option<String>,
     csrf: OnceLock<String>,
-    /// `ip:<client address>`, the rate-limit key.
-    pub ip_key: String,
+    /// The client's address, when the server was started with connect info.
+    pub ip: Option<IpAddr>,
     /// Path and query of this request (for the language switch and the page cache).
     pub path_and_query: String,
     /// Whether cookies get the `Secure` attribute.
@@ -75,18 +75,16 @@ impl FromRequestParts<AppState> for Visitor {
                 session = Some(secret.to_string());
             }
         }
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_string());
         let visitor = Visitor {
             lang,
             user,
             session,
             csrf_cookie: cookie(&parts.headers, CSRF_COOKIE).map(str::to_string),
             csrf: OnceLock::new(),
-            ip_key: format!("ip:{ip}"),
+            ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
             path_and_query: parts
                 .uri
                 .path_and_query()
@@ -135,6 +133,14 @@ impl Visitor {
             Ok(())
         } else {
             Err(WebError::Csrf)
+        }
+    }
+
+    /// `ip:<client address>`, the sign-in rate-limit key.
+    pub fn ip_key(&self) -> String {
+        match self.ip {
+            Some(ip) => format!("ip:{ip}"),
+            None => "ip:unknown".to_string(),
         }
     }
 
@@ -218,14 +224,21 @@ mod tests {
     #[test]
     fn reads_cookies_and_language() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; lang=zh-Hans; fedishop_csrf=tok".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; lang=zh-Hans; fedishop_csrf=tok".parse().unwrap(),
+        );
         assert_eq!(cookie(&h, "fedishop_csrf"), Some("tok"));
         assert_eq!(cookie(&h, "missing"), None);
         assert_eq!(lang_of(&h), Lang::ZhHans);
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, "lang=fr".parse().unwrap());
         h.insert(header::ACCEPT_LANGUAGE, "zh-TW,en;q=0.5".parse().unwrap());
-        assert_eq!(lang_of(&h), Lang::ZhHans, "invalid cookie falls back to the header");
+        assert_eq!(
+            lang_of(&h),
+            Lang::ZhHans,
+            "invalid cookie falls back to the header"
+        );
         assert_eq!(lang_of(&HeaderMap::new()), Lang::En);
     }
 

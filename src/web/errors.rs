@@ -49,8 +49,8 @@ impl IntoResponse for WebError {
                 if e.kind == ErrorKind::Internal {
                     tracing::error!(error = %e, "web request failed");
                 }
-                let status = StatusCode::from_u16(e.status())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let status =
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 (status, ErrorPageKind::Status)
             }
         };
@@ -115,12 +115,21 @@ pub async fn error_pages(mut req: Request, next: Next) -> Response {
         .unwrap_or(ErrorPageKind::Status);
     let (t, chrome) = match slot.seen.get() {
         Some(s) => (s.lang, Chrome::new(s.user.clone(), s.csrf.clone(), &s.path)),
-        None => (fallback_lang, Chrome::new(None, String::new(), &fallback_path)),
+        None => (
+            fallback_lang,
+            Chrome::new(None, String::new(), &fallback_path),
+        ),
     };
     error_page(t, chrome, status, kind, resp)
 }
 
-fn error_page(t: Lang, c: Chrome, status: StatusCode, kind: ErrorPageKind, old: Response) -> Response {
+fn error_page(
+    t: Lang,
+    c: Chrome,
+    status: StatusCode,
+    kind: ErrorPageKind,
+    old: Response,
+) -> Response {
     let (title, message) = match (kind, status.as_u16()) {
         (ErrorPageKind::Csrf, _) => ("error.csrf.title", "error.csrf.text"),
         (_, 400) => ("error.bad_request.title", "error.bad_request.text"),

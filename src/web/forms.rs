@@ -56,15 +56,6 @@ impl FormData {
     fn add_text(&mut self, name: String, value: String) {
         self.texts.entry(name).or_insert(value);
     }
-
-    #[cfg(test)]
-    pub fn from_pairs(pairs: &[(&str, &str)]) -> FormData {
-        let mut f = FormData::default();
-        for (k, v) in pairs {
-            f.add_text(k.to_string(), v.to_string());
-        }
-        f
-    }
 }
 
 impl FromRequest<AppState> for FormData {
@@ -86,7 +77,12 @@ impl FromRequest<AppState> for FormData {
             let mut form = FormData::default();
             for (k, v) in pairs {
                 if v.len() > MAX_TEXT_BYTES {
-                    form.problems.add(&k, Problem::TooLong { max: MAX_TEXT_BYTES });
+                    form.problems.add(
+                        &k,
+                        Problem::TooLong {
+                            max: MAX_TEXT_BYTES,
+                        },
+                    );
                     continue;
                 }
                 form.add_text(k, v);
@@ -134,9 +130,13 @@ async fn read_multipart(mp: &mut Multipart, max_file: usize) -> Result<FormData,
         }
         if too_large {
             let p = if is_file {
-                Problem::Media(MediaError::TooLarge { max_bytes: max_file })
+                Problem::Media(MediaError::TooLarge {
+                    max_bytes: max_file,
+                })
             } else {
-                Problem::TooLong { max: MAX_TEXT_BYTES }
+                Problem::TooLong {
+                    max: MAX_TEXT_BYTES,
+                }
             };
             form.problems.add(&name, p);
         } else if is_file {
@@ -149,6 +149,20 @@ async fn read_multipart(mp: &mut Multipart, max_file: usize) -> Result<FormData,
         }
     }
     Ok(form)
+}
+
+/// Adds a validation error's fields to `problems`; other errors are returned.
+pub fn merge_validation(problems: &mut FieldErrors, r: Result<(), Error>) -> Result<(), WebError> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind == ErrorKind::Validation => {
+            for (f, p) in e.fields.0 {
+                problems.add(f, p);
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Field name -> translated message, for templates.
@@ -179,9 +193,13 @@ impl Errs {
     }
 
     pub fn with_form(t: Lang, key: &str) -> Errs {
+        Errs::with_message(t.s(key).to_string())
+    }
+
+    pub fn with_message(message: String) -> Errs {
         Errs {
             fields: HashMap::new(),
-            form: Some(t.s(key).to_string()),
+            form: Some(message),
         }
     }
 
@@ -224,7 +242,11 @@ pub fn whole_number(errors: &mut FieldErrors, field: &str, value: &str) -> i64 {
     }
     match v.parse::<i64>() {
         Ok(n) => n,
-        Err(_) if v.trim_start_matches('-').chars().all(|c| c.is_ascii_digit()) => {
+        Err(_)
+            if v.trim_start_matches('-')
+                .chars()
+                .all(|c| c.is_ascii_digit()) =>
+        {
             errors.add(field, Problem::NumberTooLarge);
             0
         }

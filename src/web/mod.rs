@@ -1,6 +1,82 @@
-//! HTML pages (placeholder until the web module lands; the web engineer replaces this file).
+//! HTML pages: storefront, seller dashboard, admin, sign-in; their templates live in
+//! `templates/`, the stylesheet in `static/`. Handlers speak HTTP and call `domain` for every
+//! rule; they never write SQL.
+
+mod admin;
+mod assets;
+mod auth;
 pub mod cache;
+mod ctx;
+mod dashboard;
+mod errors;
+mod feed;
+mod forms;
+pub mod i18n;
+mod product_fields;
+mod product_form;
 pub mod ratelimit;
-pub fn routes() -> axum::Router<crate::server::AppState> {
-    axum::Router::new()
+mod render;
+mod seo;
+mod storefront;
+mod strings;
+mod uploads;
+mod views;
+
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::server::AppState;
+
+/// Every HTML route. Error statuses from these routes become translated pages.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(storefront::home))
+        .route("/lang", get(auth::switch_lang))
+        .route("/setup", get(auth::setup_form).post(auth::setup))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/signup", get(auth::signup_form).post(auth::signup))
+        .route("/dashboard", get(dashboard::dashboard))
+        .route(
+            "/dashboard/shops/new",
+            get(dashboard::new_shop_form).post(dashboard::create_shop),
+        )
+        .route("/dashboard/shops/{handle}", get(dashboard::shop_admin))
+        .route(
+            "/dashboard/shops/{handle}/edit",
+            get(dashboard::edit_shop_form).post(dashboard::update_shop),
+        )
+        .route(
+            "/dashboard/shops/{handle}/products/new",
+            get(product_form::new_product_form).post(product_form::create_product),
+        )
+        .route(
+            "/dashboard/products/{id}/edit",
+            get(product_form::edit_product_form).post(product_form::update_product),
+        )
+        .route(
+            "/dashboard/products/{id}/publish",
+            post(product_form::publish),
+        )
+        .route(
+            "/dashboard/products/{id}/archive",
+            post(product_form::archive),
+        )
+        .route(
+            "/dashboard/products/{id}/delete",
+            post(product_form::delete),
+        )
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/shops/{handle}", get(storefront::shop_page))
+        .route("/shops/{handle}/feed.atom", get(feed::shop_feed))
+        .route("/shops/{handle}/tags/{tag}", get(storefront::tag_page))
+        .route(
+            "/shops/{handle}/products/{id}",
+            get(storefront::product_page),
+        )
+        .route("/{at_handle}", get(storefront::at_handle))
+        .route("/media/{file}", get(assets::media))
+        .route("/static/style.css", get(assets::stylesheet))
+        .layer(middleware::from_fn(errors::error_pages))
 }

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use crate::domain::accounts::User;
 use crate::error::Error;
@@ -23,22 +23,26 @@ pub struct Rendered;
 /// The signed-in user as the header shows them.
 #[derive(Clone, Debug)]
 pub struct UserChip {
-    pub username: String,
     pub display_name: String,
     pub is_admin: bool,
-    pub can_open_shops: bool,
 }
 
 impl UserChip {
     pub fn of(u: &User) -> UserChip {
         UserChip {
-            username: u.username.clone(),
             display_name: u.display_name.clone(),
             is_admin: u.is_admin(),
-            can_open_shops: u.role.can_open_shops(),
         }
     }
 }
+
+/// What `/lang?back=` may carry unescaped: path characters that mean nothing in a query.
+const BACK: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// What the layout around every page needs.
 #[derive(Clone, Debug)]
@@ -57,11 +61,7 @@ impl Chrome {
         Chrome {
             user,
             csrf,
-            back: percent_encoding::utf8_percent_encode(
-                path_and_query,
-                percent_encoding::NON_ALPHANUMERIC,
-            )
-            .to_string(),
+            back: percent_encoding::utf8_percent_encode(path_and_query, BACK).to_string(),
             css: crate::web::assets::stylesheet_url(),
         }
     }
@@ -94,7 +94,11 @@ pub fn to_html(t: &impl Template) -> Result<String, WebError> {
 
 /// A page only this visitor should see: not stored by caches, sets the CSRF cookie if one was
 /// minted for it.
-pub fn private_page(status: StatusCode, v: &Visitor, t: &impl Template) -> Result<Response, WebError> {
+pub fn private_page(
+    status: StatusCode,
+    v: &Visitor,
+    t: &impl Template,
+) -> Result<Response, WebError> {
     let body = to_html(t)?;
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
@@ -113,14 +117,20 @@ pub fn cached(state: &AppState, v: &Visitor) -> Option<Response> {
         return None;
     }
     let key = PageCache::key(v.lang.code(), &v.path_and_query);
-    state.page_cache.get(&key).map(|p| cached_response(p))
+    state.page_cache.get(&key).map(cached_response)
 }
 
 fn cached_response(p: CachedPage) -> Response {
     let mut resp = p.body.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(p.content_type));
-    h.insert(header::VARY, HeaderValue::from_static("Cookie, Accept-Language"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(p.content_type),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Cookie, Accept-Language"),
+    );
     resp.extensions_mut().insert(Rendered);
     resp
 }
@@ -154,5 +164,6 @@ pub fn public_page(
 
 /// 303 See Other to a local path (the answer to every successful form).
 pub fn see_other(path: &str) -> Response {
-    Redirect::to(path).into_response()
+    let location = HeaderValue::from_str(path).unwrap_or(HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }

@@ -48,7 +48,7 @@ async fn first_run_setup_creates_the_admin_once() {
         .client
         .post(app.url("/setup"))
         .form(&[
-            ("username", "root"),
+            ("username", "boss"),
             ("display_name", "Root"),
             ("password", "a long password"),
             ("password_confirm", "a long password"),

@@ -120,6 +120,7 @@ impl TestApp {
                 username: name.into(),
                 display_name: None,
                 password: "correct horse battery".into(),
+                password_confirm: None,
                 role,
             },
         )

@@ -1,0 +1,309 @@
+//! The public storefront: home page (shops), shop page with search and pagination, tag pages
+//! and product pages. Anonymous visitors get these from the page cache when fresh.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use crate::domain::catalog::{service, Product, ProductFilter, Shop};
+use crate::domain::ids::ProductId;
+use crate::domain::markdown::plain_excerpt;
+use crate::error::Error;
+use crate::server::AppState;
+use crate::urls::Urls;
+use crate::web::ctx::Visitor;
+use crate::web::errors::WebResult;
+use crate::web::i18n::Lang;
+use crate::web::render::{cached, public_page, to_html, Chrome, HTML};
+use crate::web::seo::{self, Meta};
+use crate::web::views::{
+    page_number, price_text, status_label, CardView, ImgView, Pager, ShopView,
+};
+
+/// Products per storefront page.
+pub const PER_PAGE: i64 = 24;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub q: Option<String>,
+    pub page: Option<String>,
+}
+
+struct ShopCard {
+    path: String,
+    name: String,
+    address: String,
+    avatar: Option<ImgView>,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    t: Lang,
+    c: Chrome,
+    shops: Vec<ShopCard>,
+    pager: Pager,
+}
+
+pub async fn home(
+    State(state): State<AppState>,
+    v: Visitor,
+    Query(q): Query<ListQuery>,
+) -> WebResult {
+    if let Some(hit) = cached(&state, &v) {
+        return Ok(hit);
+    }
+    let generation = state.page_cache.generation();
+    let page = page_number(q.page.as_deref());
+    let shops = service::list_shops(&state.store, page, PER_PAGE).await?;
+    let tpl = HomePage {
+        t: v.lang,
+        c: Chrome::public(&v),
+        shops: shops
+            .items
+            .iter()
+            .map(|s| ShopCard {
+                path: Urls::shop_path(&s.handle),
+                name: s.name.clone(),
+                address: format!("@{}@{}", s.handle, state.settings.domain),
+                avatar: s.avatar.as_ref().map(|i| ImgView::thumb(i, "")),
+                summary: plain_excerpt(&s.summary, 160),
+            })
+            .collect(),
+        pager: Pager::of(&shops, "/", &[]),
+    };
+    Ok(public_page(&state, &v, generation, HTML, to_html(&tpl)?))
+}
+
+struct TagLink {
+    name: String,
+    path: String,
+    count: i64,
+}
+
+#[derive(Template)]
+#[template(path = "shop.html")]
+struct ShopPage {
+    t: Lang,
+    c: Chrome,
+    shop: ShopView,
+    og: Vec<Meta>,
+    tags: Vec<TagLink>,
+    q: String,
+    /// Set on tag pages.
+    tag: Option<String>,
+    cards: Vec<CardView>,
+    total: i64,
+    pager: Pager,
+    can_manage: bool,
+}
+
+pub async fn shop_page(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(handle): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> WebResult {
+    listing(state, v, handle, None, q).await
+}
+
+pub async fn tag_page(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path((handle, tag)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+) -> WebResult {
+    listing(state, v, handle, Some(tag), q).await
+}
+
+async fn listing(
+    state: AppState,
+    v: Visitor,
+    handle: String,
+    tag: Option<String>,
+    q: ListQuery,
+) -> WebResult {
+    if let Some(hit) = cached(&state, &v) {
+        return Ok(hit);
+    }
+    let generation = state.page_cache.generation();
+    let shop = service::shop_by_handle(&state.store, &handle).await?;
+    let query =
+        q.q.unwrap_or_default()
+            .trim()
+            .chars()
+            .take(200)
+            .collect::<String>();
+    let filter = ProductFilter {
+        include_unpublished: false,
+        tag: tag.clone(),
+        query: Some(query.clone()).filter(|s| !s.is_empty()),
+    };
+    let page_no = page_number(q.page.as_deref());
+    let page = service::shop_products(&state.store, None, &shop, filter, page_no, PER_PAGE).await?;
+    let tags = service::shop_tags(&state.store, &shop).await?;
+    let base = match &tag {
+        Some(t) => Urls::tag_path(&shop.handle, t),
+        None => Urls::shop_path(&shop.handle),
+    };
+    let t = v.lang;
+    let tpl = ShopPage {
+        t,
+        c: Chrome::public(&v),
+        og: seo::shop_open_graph(&state.urls, &shop),
+        tags: tags
+            .into_iter()
+            .map(|(name, count)| TagLink {
+                path: Urls::tag_path(&shop.handle, &name),
+                name,
+                count,
+            })
+            .collect(),
+        cards: page
+            .items
+            .iter()
+            .map(|p| CardView::of(t, &shop.handle, p))
+            .collect(),
+        total: page.total,
+        pager: Pager::of(&page, &base, &[("q", &query)]),
+        q: query,
+        tag: tag.map(|t| t.trim().trim_start_matches('#').to_lowercase()),
+        can_manage: v
+            .user
+            .as_ref()
+            .is_some_and(|u| service::can_manage(u, &shop)),
+        shop: ShopView::of(&shop, &state.settings.domain),
+    };
+    Ok(public_page(&state, &v, generation, HTML, to_html(&tpl)?))
+}
+
+/// `/@handle` -> `/shops/handle`, the address people type after seeing `@handle@host`.
+pub async fn at_handle(Path(at): Path<String>) -> WebResult {
+    let Some(handle) = at.strip_prefix('@') else {
+        return Err(Error::not_found("page").into());
+    };
+    let valid = !handle.is_empty()
+        && handle
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(Error::not_found("shop").into());
+    }
+    let location = Urls::shop_path(&handle.to_ascii_lowercase());
+    Ok((
+        StatusCode::MOVED_PERMANENTLY,
+        [(header::LOCATION, location)],
+    )
+        .into_response())
+}
+
+struct VariantRow {
+    title: String,
+    sku: String,
+    price: String,
+    stock: i64,
+}
+
+struct ProductView {
+    title: String,
+    description_html: String,
+    images: Vec<ImgView>,
+    price: String,
+    compare_at: Option<String>,
+    in_stock: bool,
+    sku: Option<String>,
+    variants: Vec<VariantRow>,
+    tags: Vec<TagLink>,
+    is_published: bool,
+    status_label: &'static str,
+    edit_path: String,
+}
+
+impl ProductView {
+    fn of(t: Lang, shop: &Shop, p: &Product) -> ProductView {
+        ProductView {
+            title: p.title.clone(),
+            description_html: p.description_html.clone(),
+            images: p
+                .images
+                .iter()
+                .map(|i| ImgView::full(&i.image, &i.alt))
+                .collect(),
+            price: price_text(p),
+            compare_at: p.compare_at.map(|m| m.display()),
+            in_stock: p.available() > 0,
+            sku: p.sku.clone(),
+            variants: p
+                .variants
+                .iter()
+                .map(|v| VariantRow {
+                    title: v.title.clone(),
+                    sku: v.sku.clone(),
+                    price: v.price.display(),
+                    stock: v.stock,
+                })
+                .collect(),
+            tags: p
+                .tags
+                .iter()
+                .map(|tag| TagLink {
+                    name: tag.clone(),
+                    path: Urls::tag_path(&shop.handle, tag),
+                    count: 0,
+                })
+                .collect(),
+            is_published: p.is_public(),
+            status_label: status_label(t, p.status),
+            edit_path: format!("/dashboard/products/{}/edit", p.id),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "product.html")]
+struct ProductPage {
+    t: Lang,
+    c: Chrome,
+    shop: ShopView,
+    p: ProductView,
+    og: Vec<Meta>,
+    json_ld: String,
+    can_manage: bool,
+}
+
+pub async fn product_page(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path((handle, id)): Path<(String, String)>,
+) -> WebResult {
+    if let Some(hit) = cached(&state, &v) {
+        return Ok(hit);
+    }
+    let generation = state.page_cache.generation();
+    let id = ProductId::parse(&id).ok_or_else(|| Error::not_found("product"))?;
+    let (shop, product) = service::visible_product(&state.store, v.user.as_ref(), &id).await?;
+    if shop.handle != handle {
+        let location = Urls::product_path(&shop.handle, &product.id);
+        return Ok((
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, location)],
+        )
+            .into_response());
+    }
+    let tpl = ProductPage {
+        t: v.lang,
+        c: Chrome::public(&v),
+        og: seo::product_open_graph(&state.urls, &shop, &product),
+        json_ld: seo::product_json_ld(&state.urls, &shop, &product),
+        can_manage: v
+            .user
+            .as_ref()
+            .is_some_and(|u| service::can_manage(u, &shop)),
+        p: ProductView::of(v.lang, &shop, &product),
+        shop: ShopView::of(&shop, &state.settings.domain),
+    };
+    Ok(public_page(&state, &v, generation, HTML, to_html(&tpl)?))
+}
