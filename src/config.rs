@@ -23,6 +23,9 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// Connections in the database pool.
     pub db_max_connections: u32,
+    /// A reverse proxy in front appends the client address to `X-Forwarded-For`; trust it for
+    /// per-client rate limits. Leave off when clients reach the server directly.
+    pub behind_proxy: bool,
 }
 
 impl Default for Settings {
@@ -35,6 +38,7 @@ impl Default for Settings {
             open_registrations: false,
             max_upload_bytes: 10 * 1024 * 1024,
             db_max_connections: 8,
+            behind_proxy: false,
         }
     }
 }
@@ -50,6 +54,7 @@ pub struct FileSettings {
     pub open_registrations: Option<bool>,
     pub max_upload_bytes: Option<usize>,
     pub db_max_connections: Option<u32>,
+    pub behind_proxy: Option<bool>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -93,6 +98,9 @@ impl Settings {
             if let Some(v) = f.db_max_connections {
                 s.db_max_connections = v;
             }
+            if let Some(v) = f.behind_proxy {
+                s.behind_proxy = v;
+            }
         }
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = env("FEDISHOP_DOMAIN") {
@@ -119,6 +127,9 @@ impl Settings {
             s.db_max_connections = v
                 .parse()
                 .map_err(|_| anyhow::anyhow!("FEDISHOP_DB_MAX_CONNECTIONS must be a number"))?;
+        }
+        if let Some(v) = env("FEDISHOP_BEHIND_PROXY") {
+            s.behind_proxy = parse_bool("FEDISHOP_BEHIND_PROXY", &v)?;
         }
         if let Some(v) = &flags.domain {
             s.domain = v.clone();

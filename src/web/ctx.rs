@@ -81,10 +81,7 @@ impl FromRequestParts<AppState> for Visitor {
             session,
             csrf_cookie: cookie(&parts.headers, CSRF_COOKIE).map(str::to_string),
             csrf: OnceLock::new(),
-            ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            ip: client_ip(parts, state.settings.behind_proxy),
             path_and_query: parts
                 .uri
                 .path_and_query()
@@ -96,6 +93,27 @@ impl FromRequestParts<AppState> for Visitor {
         }
         Ok(visitor)
     }
+}
+
+/// The client's address: the TCP peer, or, behind a trusted reverse proxy, the address that
+/// proxy appended last to `X-Forwarded-For` (earlier entries are client-supplied and ignored).
+fn client_ip(parts: &Parts, behind_proxy: bool) -> Option<std::net::IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if !behind_proxy {
+        return peer;
+    }
+    parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|s| s.trim().parse().ok())
+        .or(peer)
 }
 
 impl Visitor {

@@ -22,6 +22,7 @@ mod strings;
 mod uploads;
 mod views;
 
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
@@ -78,5 +79,6 @@ pub fn routes() -> Router<AppState> {
         .route("/{at_handle}", get(storefront::at_handle))
         .route("/media/{file}", get(assets::media))
         .route("/static/style.css", get(assets::stylesheet))
+        .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(middleware::from_fn(errors::error_pages))
 }

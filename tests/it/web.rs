@@ -283,3 +283,66 @@ async fn health_check_answers() {
     let (status, _) = page(&app, "/healthz").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn unknown_pages_are_html_404_and_unknown_api_routes_json_404() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let (status, body) = app.get("/api/v1/nothing/here", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].is_string(), "{body}");
+}
+
+async fn login_from(app: &TestApp, forwarded_for: &str, username: &str) -> StatusCode {
+    let (_, html) = page(app, "/login").await;
+    let csrf = csrf_of(&html);
+    app.client
+        .post(app.url("/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[
+            ("username", username),
+            ("password", "wrong password"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_forwarded_address_is_limited_not_the_proxy() {
+    let app = TestApp::spawn_with(|s| s.behind_proxy = true).await;
+    for i in 0..12 {
+        // The client may prepend anything; the proxy's last entry counts.
+        login_from(&app, &format!("6.6.6.{i}, 10.0.0.1"), &format!("user{i}")).await;
+    }
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "someone").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_from(&app, "10.0.0.2", "someone").await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let direct = TestApp::spawn().await;
+    for i in 0..12 {
+        login_from(&direct, &format!("10.0.0.{i}"), &format!("user{i}")).await;
+    }
+    assert_eq!(
+        login_from(&direct, "10.9.9.9", "someone").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "without the setting, X-Forwarded-For is ignored"
+    );
+}
