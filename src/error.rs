@@ -72,6 +72,8 @@ pub enum Problem {
         max: usize,
     },
     Duplicate,
+    /// Variants of one product must name the same options in the same order.
+    OptionNamesDiffer,
     Media(MediaError),
     UnknownImage,
     InvalidTag,
@@ -104,6 +106,9 @@ impl fmt::Display for Problem {
             Problem::NotANumber => f.write_str("must be a whole number"),
             Problem::TooMany { max } => write!(f, "has too many entries (at most {max})"),
             Problem::Duplicate => f.write_str("contains a duplicate"),
+            Problem::OptionNamesDiffer => {
+                f.write_str("must name the same options, in the same order, as the first variant")
+            }
             Problem::Media(e) => write!(f, "{e}"),
             Problem::UnknownImage => f.write_str("refers to an unknown image"),
             Problem::InvalidTag => f.write_str(

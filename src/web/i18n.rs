@@ -124,6 +124,7 @@ impl Lang {
             Problem::NotANumber => s("problem.not_a_number"),
             Problem::TooMany { max } => t.f1("problem.too_many", max),
             Problem::Duplicate => s("problem.duplicate"),
+            Problem::OptionNamesDiffer => s("problem.option_names_differ"),
             Problem::Media(e) => t.media(e),
             Problem::UnknownImage => s("problem.unknown_image"),
             Problem::InvalidTag => s("problem.invalid_tag"),

@@ -29,6 +29,7 @@ pub struct VariantRow {
     pub sku: String,
     pub opt1: String,
     pub opt2: String,
+    pub opt3: String,
     pub price: String,
     pub stock: String,
 }
@@ -47,6 +48,7 @@ pub struct Fields {
     pub status: String,
     pub option1_name: String,
     pub option2_name: String,
+    pub option3_name: String,
     pub existing: Vec<ExistingImage>,
     pub new_alts: Vec<String>,
     pub variants: Vec<VariantRow>,
@@ -78,6 +80,7 @@ impl Fields {
                 sku: v.sku.clone(),
                 opt1: v.options.first().map_or(String::new(), |o| o.value.clone()),
                 opt2: v.options.get(1).map_or(String::new(), |o| o.value.clone()),
+                opt3: v.options.get(2).map_or(String::new(), |o| o.value.clone()),
                 // Empty means "the product price", so only differing prices are shown.
                 price: v
                     .price
@@ -94,6 +97,7 @@ impl Fields {
         Fields {
             option1_name: option_name(0),
             option2_name: option_name(1),
+            option3_name: option_name(2),
             title: f.title,
             description: f.description,
             price: f.price,
@@ -154,6 +158,7 @@ impl Fields {
                 sku: text(&name("sku")),
                 opt1: text(&name("opt1")),
                 opt2: text(&name("opt2")),
+                opt3: text(&name("opt3")),
                 price: text(&name("price")),
                 stock: text(&name("stock")),
             });
@@ -170,6 +175,7 @@ impl Fields {
             status: text("status"),
             option1_name: text("option1_name"),
             option2_name: text("option2_name"),
+            option3_name: text("option3_name"),
             existing,
             new_alts: (0..NEW_IMAGE_SLOTS)
                 .map(|k| text(&format!("image_alt_{k}")))
@@ -222,6 +228,7 @@ pub fn build(f: &Fields, upload_slots: &[usize]) -> Built {
         for (col, name, value) in [
             (1, &f.option1_name, &row.opt1),
             (2, &f.option2_name, &row.opt2),
+            (3, &f.option3_name, &row.opt3),
         ] {
             if !value.trim().is_empty() {
                 options.push(VariantOption {
@@ -313,10 +320,12 @@ mod tests {
         let mut f = Fields::blank();
         f.option1_name = "Size".into();
         f.option2_name = "Colour".into();
+        f.option3_name = "Material".into();
         f.variants[0] = VariantRow {
             sku: "T-S".into(),
             opt1: "S".into(),
             opt2: "".into(),
+            opt3: "".into(),
             price: "".into(),
             stock: "3".into(),
         };
@@ -324,6 +333,7 @@ mod tests {
             sku: "T-M".into(),
             opt1: "".into(),
             opt2: "Red".into(),
+            opt3: "Wool".into(),
             price: "12".into(),
             stock: "x".into(),
         };
@@ -334,7 +344,10 @@ mod tests {
     fn empty_rows_are_ignored_and_fields_map_back_to_rows() {
         let b = build(&fields_with_rows(), &[1]);
         assert_eq!(b.form.variants.len(), 2);
+        assert_eq!(b.form.variants[0].options.len(), 1);
         assert_eq!(b.form.variants[1].options[0].name, "Colour");
+        assert_eq!(b.form.variants[1].options[1].name, "Material");
+        assert_eq!(b.form.variants[1].options[1].value, "Wool");
         assert_eq!(
             b.problems.get("variant_stock_2"),
             Some(&crate::error::Problem::NotANumber)
@@ -342,11 +355,79 @@ mod tests {
         assert_eq!(b.rename("variants[1].sku"), "variant_sku_2");
         assert_eq!(b.rename("variants[1].options[0].value"), "variant_opt2_2");
         assert_eq!(b.rename("variants[1].options[0].name"), "option2_name");
+        assert_eq!(b.rename("variants[1].options[1].value"), "variant_opt3_2");
+        assert_eq!(b.rename("variants[1].options[1].name"), "option3_name");
         assert_eq!(b.rename("variants[0].options"), "variant_opt1_0");
         assert_eq!(b.rename("images[0].alt"), "image_alt_1");
         assert_eq!(b.rename("images[0].id"), "image_1");
         assert_eq!(b.rename("title"), "title");
         assert_eq!(b.uploads, vec![(1, 0)]);
+    }
+
+    fn three_option_product() -> Product {
+        use crate::domain::catalog::Variant;
+        use crate::domain::ids::{ProductId, ShopId, VariantId};
+        use crate::domain::money::{Currency, Money};
+        let opts = |size: &str, colour: &str, material: &str| {
+            [("Size", size), ("Colour", colour), ("Material", material)]
+                .into_iter()
+                .map(|(name, value)| VariantOption {
+                    name: name.into(),
+                    value: value.into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let variant = |sku: &str, options: Vec<VariantOption>, minor: i64, stock: i64| Variant {
+            id: VariantId::new(),
+            title: options
+                .iter()
+                .map(|o| o.value.as_str())
+                .collect::<Vec<_>>()
+                .join(" / "),
+            options,
+            sku: sku.into(),
+            price: Money::new(minor, Currency::EUR),
+            stock,
+        };
+        Product {
+            id: ProductId::new(),
+            shop_id: ShopId::new(),
+            title: "Scarf".into(),
+            description: String::new(),
+            description_html: String::new(),
+            price: Money::new(900, Currency::EUR),
+            compare_at: None,
+            stock: 0,
+            sku: None,
+            status: ProductStatus::Draft,
+            tags: vec![],
+            images: vec![],
+            variants: vec![
+                variant("SC-S-RW", opts("S", "Red", "Wool"), 1000, 2),
+                variant("SC-M-BC", opts("M", "Blue", "Cotton"), 1250, 5),
+            ],
+            created_at: 0,
+            updated_at: 0,
+            published_at: None,
+        }
+    }
+
+    #[test]
+    fn three_options_round_trip_through_the_form() {
+        let p = three_option_product();
+        let f = Fields::of(&p);
+        assert_eq!(f.option1_name, "Size");
+        assert_eq!(f.option2_name, "Colour");
+        assert_eq!(f.option3_name, "Material");
+        assert_eq!(f.variants[0].opt3, "Wool");
+        assert_eq!(f.variants[1].opt3, "Cotton");
+        let b = build(&f, &[]);
+        assert!(b.problems.is_empty());
+        // Variant prices differ from the product price, so the form keeps them all.
+        assert_eq!(b.form.variants, ProductForm::from_product(&p).variants);
+        assert_eq!(b.form.variants[0].options.len(), 3);
+        assert_eq!(b.rename("variants[1].options[2].value"), "variant_opt3_1");
+        assert_eq!(b.rename("variants[1].options[2].name"), "option3_name");
     }
 
     #[test]

@@ -135,6 +135,7 @@ fn form_page(
                 ("sku", &row.sku, "field.variant_sku", ""),
                 ("opt1", &row.opt1, "field.variant_opt1", ""),
                 ("opt2", &row.opt2, "field.variant_opt2", ""),
+                ("opt3", &row.opt3, "field.variant_opt3", ""),
                 ("price", &row.price, "field.variant_price", "decimal"),
                 ("stock", &row.stock, "field.variant_stock", "numeric"),
             ]

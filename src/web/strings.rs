@@ -128,9 +128,11 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("field.new_image", "New image {0}", "新图片 {0}"),
     ("field.option1_name", "First option name (e.g. Size)", "第一个选项名称（如：尺码）"),
     ("field.option2_name", "Second option name (e.g. Colour)", "第二个选项名称（如：颜色）"),
+    ("field.option3_name", "Third option name (e.g. Material)", "第三个选项名称（如：材质）"),
     ("field.variant_sku", "SKU", "货号"),
     ("field.variant_opt1", "First option", "选项一"),
     ("field.variant_opt2", "Second option", "选项二"),
+    ("field.variant_opt3", "Third option", "选项三"),
     ("field.variant_price", "Price", "价格"),
     ("field.variant_stock", "Stock", "库存"),
     // Forms in general
@@ -312,6 +314,11 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("problem.not_a_number", "Enter a whole number.", "请输入整数。"),
     ("problem.too_many", "Too many entries: at most {0}.", "条目过多：最多 {0} 个。"),
     ("problem.duplicate", "This is a duplicate.", "存在重复。"),
+    (
+        "problem.option_names_differ",
+        "Every variant needs a value for the same options.",
+        "每个规格都需要填写相同的选项。",
+    ),
     (
         "problem.unknown_image",
         "This image does not exist or is not yours.",

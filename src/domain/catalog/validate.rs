@@ -434,6 +434,16 @@ fn variants(
             _ => ok = false,
         }
     }
+    if let Some(first) = out.first() {
+        let names = |v: &ValidVariant| v.options.iter().map(|o| o.name.clone()).collect::<Vec<_>>();
+        let first_names = names(first);
+        for (i, v) in out.iter().enumerate().skip(1) {
+            if names(v) != first_names {
+                e.add(format!("variants[{i}].options"), Problem::OptionNamesDiffer);
+                ok = false;
+            }
+        }
+    }
     if out.len() > 1 {
         let titles: Vec<&str> = out.iter().map(|v| v.title.as_str()).collect();
         for (i, t) in titles.iter().enumerate() {
@@ -530,6 +540,10 @@ mod tests {
         f.variants = vec![v("T-S", "S"), v("T-S", "M")];
         assert_eq!(field_of(&f), ["variants[1].sku"]);
         f.variants = vec![v("T-S", "S"), v("T-M", "S")];
+        assert_eq!(field_of(&f), ["variants[1].options"]);
+        let mut other = v("T-L", "L");
+        other.options[0].name = "Colour".into();
+        f.variants = vec![v("T-S", "S"), other];
         assert_eq!(field_of(&f), ["variants[1].options"]);
     }
 
