@@ -9,7 +9,7 @@ use crate::domain::accounts::{Role, User};
 use crate::domain::catalog::{
     service, validate, ProductFilter, Shop, ShopChanges, ShopForm, ShopLink,
 };
-use crate::error::{Error, FieldErrors};
+use crate::error::FieldErrors;
 use crate::server::AppState;
 use crate::web::ctx::Visitor;
 use crate::web::errors::{WebError, WebResult};
@@ -239,11 +239,7 @@ fn shop_form_page(v: &Visitor, status: StatusCode, a: ShopFormArgs<'_>) -> WebRe
 }
 
 fn require_seller(user: &User) -> Result<(), WebError> {
-    if user.role.can_open_shops() {
-        Ok(())
-    } else {
-        Err(Error::forbidden("only sellers and admins can open shops").into())
-    }
+    Ok(service::require_shop_opener(user)?)
 }
 
 pub async fn new_shop_form(v: Visitor) -> WebResult {
@@ -303,12 +299,7 @@ pub async fn create_shop(
 
 /// The shop named in the path, if the visitor manages it.
 async fn managed_shop(state: &AppState, user: &User, handle: &str) -> Result<Shop, WebError> {
-    let shop = service::shop_by_handle(&state.store, handle).await?;
-    if service::can_manage(user, &shop) {
-        Ok(shop)
-    } else {
-        Err(Error::forbidden("you do not manage this shop").into())
-    }
+    Ok(service::managed_shop(&state.store, user, handle).await?)
 }
 
 pub async fn edit_shop_form(

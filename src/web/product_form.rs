@@ -183,11 +183,7 @@ fn form_page(
 
 async fn managed_shop(state: &AppState, v: &Visitor, handle: &str) -> Result<Shop, WebError> {
     let user = v.require_user()?;
-    let shop = service::shop_by_handle(&state.store, handle).await?;
-    if !service::can_manage(user, &shop) {
-        return Err(Error::forbidden("you do not manage this shop").into());
-    }
-    Ok(shop)
+    Ok(service::managed_shop(&state.store, user, handle).await?)
 }
 
 async fn managed_product(

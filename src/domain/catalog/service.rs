@@ -34,10 +34,24 @@ pub fn paging(page: Option<i64>, per_page: Option<i64>, default_per_page: i64) -
     (page, per_page)
 }
 
-pub async fn create_shop(store: &Store, actor: &User, form: ShopForm) -> Result<Shop> {
-    if !actor.role.can_open_shops() {
-        return Err(Error::forbidden("only sellers and admins can open shops"));
+/// Fails unless `user` may open shops (sellers and admins).
+pub fn require_shop_opener(user: &User) -> Result<()> {
+    if user.role.can_open_shops() {
+        Ok(())
+    } else {
+        Err(Error::forbidden("only sellers and admins can open shops"))
     }
+}
+
+/// The shop with this handle, if `actor` may edit it.
+pub async fn managed_shop(store: &Store, actor: &User, handle: &str) -> Result<Shop> {
+    let shop = shop_by_handle(store, handle).await?;
+    require_manager(actor, &shop)?;
+    Ok(shop)
+}
+
+pub async fn create_shop(store: &Store, actor: &User, form: ShopForm) -> Result<Shop> {
+    require_shop_opener(actor)?;
     let valid = validate::shop(&form)?;
     let id = ShopId::new();
     let mut tx = store.begin().await?;
@@ -62,8 +76,7 @@ pub async fn update_shop(
     handle: &str,
     changes: ShopChanges,
 ) -> Result<Shop> {
-    let shop = shop_by_handle(store, handle).await?;
-    require_manager(actor, &shop)?;
+    let shop = managed_shop(store, actor, handle).await?;
     let form = ShopForm {
         handle: shop.handle.clone(),
         name: changes.name.unwrap_or_else(|| shop.name.clone()),
@@ -164,8 +177,7 @@ pub async fn create_product(
     form: ProductForm,
     default_status: ProductStatus,
 ) -> Result<Product> {
-    let shop = shop_by_handle(store, shop_handle).await?;
-    require_manager(actor, &shop)?;
+    let shop = managed_shop(store, actor, shop_handle).await?;
     let valid = validate::product(&form, default_status)?;
     let id = ProductId::new();
     let mut tx = store.begin().await?;
