@@ -300,6 +300,33 @@ pub async fn list(
     })
 }
 
+/// The newest published products of every shop, each with its shop's handle.
+pub async fn newest_published(store: &Store, limit: i64) -> Result<Vec<(String, Product)>> {
+    let columns: String = PRODUCT_COLUMNS
+        .split(", ")
+        .map(|c| format!("p.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns}, s.handle FROM products p JOIN shops s ON s.id = p.shop_id \
+         WHERE p.status = 'published' ORDER BY p.published_at DESC, p.id DESC LIMIT $1"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(limit)
+        .fetch_all(store.pool())
+        .await?;
+    let handles = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>("handle"))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut items = rows
+        .iter()
+        .map(product_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    attach_children(store, &mut items).await?;
+    Ok(handles.into_iter().zip(items).collect())
+}
+
 /// Tags in use by a shop's published products, with counts, most used first.
 pub async fn shop_tags(store: &Store, shop: &ShopId, limit: i64) -> Result<Vec<(String, i64)>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(

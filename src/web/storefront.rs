@@ -25,6 +25,9 @@ use crate::web::views::{
 /// Products per storefront page.
 pub const PER_PAGE: i64 = 24;
 
+/// Newest products shown on the first page of the home page.
+const NEWEST_ON_HOME: i64 = 12;
+
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     pub q: Option<String>,
@@ -44,6 +47,8 @@ struct ShopCard {
 struct HomePage {
     t: Lang,
     c: Chrome,
+    /// Newest products across shops (first page only).
+    cards: Vec<CardView>,
     shops: Vec<ShopCard>,
     pager: Pager,
 }
@@ -59,9 +64,18 @@ pub async fn home(
     let generation = state.page_cache.generation();
     let page = page_number(q.page.as_deref());
     let shops = service::list_shops(&state.store, page, PER_PAGE).await?;
+    let newest = if page == 1 {
+        service::newest_products(&state.store, NEWEST_ON_HOME).await?
+    } else {
+        vec![]
+    };
     let tpl = HomePage {
         t: v.lang,
         c: Chrome::public(&v),
+        cards: newest
+            .iter()
+            .map(|(handle, p)| CardView::of(v.lang, handle, p))
+            .collect(),
         shops: shops
             .items
             .iter()

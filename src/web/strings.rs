@@ -20,6 +20,7 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
     ("home.title", "Shops", "店铺"),
     ("home.heading", "Shops on this server", "本站店铺"),
     ("home.no_shops", "No shops yet.", "还没有店铺。"),
+    ("home.newest", "Newest products", "最新商品"),
     ("shop.feed", "Atom feed", "Atom 订阅"),
     ("shop.manage", "Manage this shop", "管理店铺"),
     ("shop.search_label", "Search this shop", "在本店搜索"),

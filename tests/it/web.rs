@@ -346,3 +346,26 @@ async fn behind_a_proxy_the_forwarded_address_is_limited_not_the_proxy() {
         "without the setting, X-Forwarded-For is ignored"
     );
 }
+
+#[tokio::test]
+async fn the_home_page_lists_shops_and_their_newest_published_products() {
+    let app = TestApp::spawn().await;
+    let token = app.seller_with_shop("alice", "teashop").await;
+    app.product(
+        &token,
+        "teashop",
+        json!({"title": "Public oolong", "price": "3.00", "currency": "EUR", "stock": 1}),
+    )
+    .await;
+    app.product(
+        &token,
+        "teashop",
+        json!({"title": "Secret draft", "price": "3.00", "currency": "EUR", "stock": 1, "status": "draft"}),
+    )
+    .await;
+    let (status, html) = page(&app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("/shops/teashop"));
+    assert!(html.contains("Public oolong"));
+    assert!(!html.contains("Secret draft"));
+}

@@ -280,3 +280,8 @@ pub async fn shop_products(
 pub async fn shop_tags(store: &Store, shop: &Shop) -> Result<Vec<(String, i64)>> {
     products::shop_tags(store, &shop.id, 50).await
 }
+
+/// The newest published products across all shops (for the home page), with shop handles.
+pub async fn newest_products(store: &Store, limit: i64) -> Result<Vec<(String, Product)>> {
+    products::newest_published(store, limit.clamp(1, MAX_PER_PAGE)).await
+}
