@@ -160,27 +160,25 @@ async fn sign_in_is_rate_limited() {
     );
 }
 
+/// The home page as a browser with this Accept-Language sees it.
+async fn home_in(app: &TestApp, accept_language: &str) -> String {
+    let resp = app
+        .client
+        .get(app.url("/"))
+        .header("accept-language", accept_language)
+        .send()
+        .await
+        .unwrap();
+    resp.text().await.unwrap()
+}
+
 #[tokio::test]
 async fn pages_speak_english_and_chinese() {
     let app = TestApp::spawn().await;
-    let resp = app
-        .client
-        .get(app.url("/"))
-        .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.5")
-        .send()
+    assert!(home_in(&app, "zh-CN,zh;q=0.9,en;q=0.5")
         .await
-        .unwrap();
-    let html = resp.text().await.unwrap();
-    assert!(html.contains("lang=\"zh-Hans\""));
-    let resp = app
-        .client
-        .get(app.url("/"))
-        .header("accept-language", "en-GB")
-        .send()
-        .await
-        .unwrap();
-    let en = resp.text().await.unwrap();
-    assert!(en.contains("lang=\"en\""));
+        .contains("lang=\"zh-Hans\""));
+    assert!(home_in(&app, "en-GB").await.contains("lang=\"en\""));
     // The switch wins over Accept-Language and only redirects to local paths.
     let resp = app
         .client
@@ -190,14 +188,7 @@ async fn pages_speak_english_and_chinese() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(resp.headers()["location"], "/");
-    let resp = app
-        .client
-        .get(app.url("/"))
-        .header("accept-language", "en")
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.text().await.unwrap().contains("lang=\"zh-Hans\""));
+    assert!(home_in(&app, "en").await.contains("lang=\"zh-Hans\""));
 }
 
 #[tokio::test]
