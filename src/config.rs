@@ -26,6 +26,12 @@ pub struct Settings {
     /// A reverse proxy in front appends the client address to `X-Forwarded-For`; trust it for
     /// per-client rate limits. Leave off when clients reach the server directly.
     pub behind_proxy: bool,
+    /// Local federation for tests and demos: allow plain http, explicit ports and loopback /
+    /// private addresses in remote URLs. Never on in production.
+    pub dev_federation: bool,
+    /// Require a valid HTTP signature on ActivityPub GETs of actors and objects (the instance
+    /// actor stays public), like Mastodon's AUTHORIZED_FETCH.
+    pub authorized_fetch: bool,
 }
 
 impl Default for Settings {
@@ -39,6 +45,8 @@ impl Default for Settings {
             max_upload_bytes: 10 * 1024 * 1024,
             db_max_connections: 8,
             behind_proxy: false,
+            dev_federation: false,
+            authorized_fetch: false,
         }
     }
 }
@@ -55,6 +63,8 @@ pub struct FileSettings {
     pub max_upload_bytes: Option<usize>,
     pub db_max_connections: Option<u32>,
     pub behind_proxy: Option<bool>,
+    pub dev_federation: Option<bool>,
+    pub authorized_fetch: Option<bool>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -101,6 +111,12 @@ impl Settings {
             if let Some(v) = f.behind_proxy {
                 s.behind_proxy = v;
             }
+            if let Some(v) = f.dev_federation {
+                s.dev_federation = v;
+            }
+            if let Some(v) = f.authorized_fetch {
+                s.authorized_fetch = v;
+            }
         }
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = env("FEDISHOP_DOMAIN") {
@@ -130,6 +146,12 @@ impl Settings {
         }
         if let Some(v) = env("FEDISHOP_BEHIND_PROXY") {
             s.behind_proxy = parse_bool("FEDISHOP_BEHIND_PROXY", &v)?;
+        }
+        if let Some(v) = env("FEDISHOP_DEV_FEDERATION") {
+            s.dev_federation = parse_bool("FEDISHOP_DEV_FEDERATION", &v)?;
+        }
+        if let Some(v) = env("FEDISHOP_AUTHORIZED_FETCH") {
+            s.authorized_fetch = parse_bool("FEDISHOP_AUTHORIZED_FETCH", &v)?;
         }
         if let Some(v) = &flags.domain {
             s.domain = v.clone();

@@ -28,6 +28,8 @@ pub enum ErrorKind {
     RateLimited,
     /// Our fault; details only in the log.
     Internal,
+    /// Another server failed or sent something unusable.
+    BadGateway,
 }
 
 impl ErrorKind {
@@ -42,6 +44,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
+            ErrorKind::BadGateway => 502,
         }
     }
 }
@@ -187,6 +190,12 @@ impl Error {
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Unauthorized, message)
+    }
+    pub fn not_found_msg(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::NotFound, message)
+    }
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::BadGateway, message)
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::BadRequest, message)

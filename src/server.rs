@@ -29,11 +29,17 @@ pub struct AppState {
     pub page_cache: Arc<crate::web::cache::PageCache>,
     /// Bounds how many uploads are decoded at once (decoding is CPU- and memory-heavy).
     pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// HTTP client, key cache and worker wake-ups for ActivityPub.
+    pub federation: Arc<crate::federation::Federation>,
 }
 
 impl AppState {
     pub fn new(store: Store, settings: Settings) -> AppState {
         AppState {
+            federation: Arc::new(crate::federation::Federation::new(
+                settings.dev_federation,
+                &settings.base_url(),
+            )),
             store,
             urls: crate::urls::Urls::new(settings.base_url()),
             settings: Arc::new(settings),
@@ -75,7 +81,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(crate::api::routes())
+        .merge(crate::federation::routes())
         .merge(crate::web::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::federation::negotiate::middleware,
+        ))
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -113,10 +124,20 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    if state.settings.dev_federation {
+        tracing::warn!(
+            "FEDISHOP_DEV_FEDERATION is on: plain http, explicit ports and loopback/private \
+             addresses are allowed in remote URLs. Never use this in production."
+        );
+    }
+    let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+    crate::federation::start_workers(state.clone(), workers_stop);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    let _ = stop_workers.send(true);
+    result?;
     Ok(())
 }
 

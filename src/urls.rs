@@ -54,6 +54,59 @@ impl Urls {
         )
     }
 
+    /// A member's profile and `Person` actor.
+    pub fn user_path(username: &str) -> String {
+        format!("/users/{username}")
+    }
+
+    pub fn user(&self, username: &str) -> String {
+        self.absolute(&Self::user_path(username))
+    }
+
+    /// The instance actor (`Application`): signs our fetches, fetchable without a signature.
+    pub fn instance_actor(&self) -> String {
+        self.absolute("/actor")
+    }
+
+    /// The shared inbox of every local actor.
+    pub fn shared_inbox(&self) -> String {
+        self.absolute("/inbox")
+    }
+
+    /// `actor#main-key`: the id of an actor's public key.
+    pub fn key_id(actor_id: &str) -> String {
+        format!("{actor_id}#main-key")
+    }
+
+    /// A new id for an activity sent by one of our actors.
+    pub fn new_activity(&self) -> String {
+        self.absolute(&format!("/activities/{}", uuid::Uuid::now_v7()))
+    }
+
+    /// Which local actor an id names, if it is one of ours.
+    pub fn parse_actor(&self, url: &str) -> Option<LocalActor> {
+        let path = url.strip_prefix(&self.base)?;
+        if path == "/actor" {
+            return Some(LocalActor::Instance);
+        }
+        if let Some(h) = path.strip_prefix("/shops/") {
+            if !h.is_empty() && !h.contains(['/', '?', '#']) {
+                return Some(LocalActor::Shop(h.to_string()));
+            }
+        }
+        if let Some(n) = path.strip_prefix("/users/") {
+            if !n.is_empty() && !n.contains(['/', '?', '#']) {
+                return Some(LocalActor::User(n.to_string()));
+            }
+        }
+        None
+    }
+
+    /// Whether `url` is on this instance.
+    pub fn is_local(&self, url: &str) -> bool {
+        url == self.base || url.starts_with(&format!("{}/", self.base))
+    }
+
     /// The product id in one of our product URLs (`https://host/shops/h/products/<id>`), if it is ours.
     pub fn parse_product(&self, url: &str) -> Option<(String, ProductId)> {
         let rest = url.strip_prefix(&self.base)?.strip_prefix("/shops/")?;
@@ -61,6 +114,14 @@ impl Urls {
         let id = rest.strip_prefix("products/")?;
         Some((handle.to_string(), ProductId::parse(id)?))
     }
+}
+
+/// One of our actors, as named by its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocalActor {
+    Instance,
+    Shop(String),
+    User(String),
 }
 
 #[cfg(test)]
@@ -78,6 +139,27 @@ mod tests {
             u.parse_product("https://evil.example/shops/tea/products/x"),
             None
         );
+    }
+
+    #[test]
+    fn actor_ids_round_trip() {
+        let u = Urls::new("https://shop.example");
+        assert_eq!(
+            u.parse_actor(&u.shop("tea")),
+            Some(LocalActor::Shop("tea".into()))
+        );
+        assert_eq!(
+            u.parse_actor(&u.user("ann")),
+            Some(LocalActor::User("ann".into()))
+        );
+        assert_eq!(
+            u.parse_actor(&u.instance_actor()),
+            Some(LocalActor::Instance)
+        );
+        assert_eq!(u.parse_actor("https://shop.example.evil/shops/tea"), None);
+        assert_eq!(u.parse_actor("https://shop.example/shops/tea/inbox"), None);
+        assert!(u.is_local("https://shop.example/x"));
+        assert!(!u.is_local("https://shop.example.evil/x"));
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub async fn seed(settings: &Settings) -> anyhow::Result<String> {
                 label: "Blog".into(),
                 url: "https://blog.kyotoleaf.example/".into(),
             }],
+            manually_approves_followers: false,
         },
     )
     .await?;

@@ -95,6 +95,22 @@ impl<'a> Fields<'a> {
         }
     }
 
+    pub fn boolean(&mut self, key: &str) -> Option<bool> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.errors.add(
+                    key,
+                    Problem::WrongType {
+                        expected: "true or false",
+                    },
+                );
+                None
+            }
+        }
+    }
+
     pub fn integer(&mut self, key: &str) -> Option<i64> {
         match self.obj.get(key) {
             None | Some(Value::Null) => None,

@@ -25,6 +25,7 @@ pub async fn create(
         avatar_image: f.string("avatar_image"),
         banner_image: f.string("banner_image"),
         links: f.links("links").unwrap_or_default(),
+        manually_approves_followers: f.boolean("manually_approves_followers").unwrap_or(false),
     };
     f.finish()?;
     let shop = service::create_shop(&state.store, &user, form).await?;
@@ -74,6 +75,7 @@ pub async fn update(
         avatar_image: f.nullable_string("avatar_image"),
         banner_image: f.nullable_string("banner_image"),
         links: f.links("links"),
+        manually_approves_followers: f.boolean("manually_approves_followers"),
     };
     f.finish()?;
     let shop = service::update_shop(&state.store, &user, &handle, changes).await?;

@@ -3,9 +3,15 @@
 //! which both backends accept; the few dialect differences live in `dialect.rs`.
 //! One file per aggregate. Imports no axum and nothing from `web`, `api` or `federation`.
 
+pub mod actor_keys;
 pub mod dialect;
+pub mod follows;
 pub mod images;
+pub mod outbox;
 pub mod products;
+pub mod reactions;
+pub mod remote_actors;
+pub mod remote_products;
 pub mod shops;
 pub mod users;
 

@@ -183,7 +183,7 @@ async fn write_children(tx: &mut Tx, id: &ProductId, p: &ValidProduct) -> Result
 }
 
 pub async fn set_status(
-    store: &Store,
+    tx: &mut Tx,
     id: &ProductId,
     status: ProductStatus,
     now: i64,
@@ -195,15 +195,15 @@ pub async fn set_status(
     .bind(id.as_str())
     .bind(status.as_str())
     .bind(now)
-    .execute(store.pool())
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-pub async fn delete(store: &Store, id: &ProductId) -> Result<()> {
+pub async fn delete(tx: &mut Tx, id: &ProductId) -> Result<()> {
     sqlx::query("DELETE FROM products WHERE id = $1")
         .bind(id.as_str())
-        .execute(store.pool())
+        .execute(&mut **tx)
         .await?;
     Ok(())
 }
@@ -411,4 +411,13 @@ async fn attach_children(store: &Store, products: &mut [Product]) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// Number of published products on this instance.
+pub async fn count_published(store: &Store) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE status = 'published'")
+            .fetch_one(store.pool())
+            .await?,
+    )
 }

@@ -9,7 +9,7 @@ use crate::domain::ids::{ImageId, ShopId, UserId};
 use crate::error::{Error, Result};
 
 const SHOP_COLUMNS: &str = "id, owner_id, handle, name, summary, summary_html, avatar_image_id, \
-                            banner_image_id, links_json, created_at, updated_at";
+                            banner_image_id, links_json, manually_approves_followers, created_at, updated_at";
 
 struct ShopRow {
     shop: Shop,
@@ -31,6 +31,7 @@ fn shop_from_row(row: &sqlx::any::AnyRow) -> Result<ShopRow> {
             avatar: None,
             banner: None,
             links,
+            manually_approves_followers: row.try_get::<i64, _>("manually_approves_followers")? != 0,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         },
@@ -81,8 +82,8 @@ pub async fn insert(
     super::users::claim_name(tx, &s.handle, "shop", "handle").await?;
     sqlx::query(
         "INSERT INTO shops (id, owner_id, handle, name, summary, summary_html, avatar_image_id, \
-         banner_image_id, links_json, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+         banner_image_id, links_json, manually_approves_followers, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10, $10)",
     )
     .bind(id.as_str())
     .bind(owner.as_str())
@@ -94,6 +95,7 @@ pub async fn insert(
     .bind(s.banner.as_ref().map(|i| i.as_str().to_string()))
     .bind(serde_json::to_string(&s.links).map_err(Error::internal)?)
     .bind(now)
+    .bind(i64::from(s.manually_approves_followers))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -103,7 +105,8 @@ pub async fn insert(
 pub async fn update(tx: &mut Tx, id: &ShopId, s: &ValidShop, now: i64) -> Result<()> {
     sqlx::query(
         "UPDATE shops SET name = $2, summary = $3, summary_html = $4, avatar_image_id = $5, \
-         banner_image_id = $6, links_json = $7, updated_at = $8 WHERE id = $1",
+         banner_image_id = $6, links_json = $7, updated_at = $8, \
+         manually_approves_followers = $9 WHERE id = $1",
     )
     .bind(id.as_str())
     .bind(&s.name)
@@ -113,6 +116,7 @@ pub async fn update(tx: &mut Tx, id: &ShopId, s: &ValidShop, now: i64) -> Result
     .bind(s.banner.as_ref().map(|i| i.as_str().to_string()))
     .bind(serde_json::to_string(&s.links).map_err(Error::internal)?)
     .bind(now)
+    .bind(i64::from(s.manually_approves_followers))
     .execute(&mut **tx)
     .await?;
     Ok(())

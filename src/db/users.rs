@@ -181,3 +181,10 @@ pub async fn token_user(store: &Store, hash: &str) -> Result<Option<User>> {
     .await?;
     row.as_ref().map(user_from_row).transpose()
 }
+
+/// Number of accounts.
+pub async fn count(store: &Store) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(store.pool())
+        .await?)
+}

@@ -27,6 +27,22 @@ pub fn render(markdown: &str) -> String {
     sanitize(&out)
 }
 
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Cleans HTML from any source with the same allow-list.
 pub fn sanitize(html: &str) -> String {
     sanitizer().clean(html).to_string()

@@ -4,11 +4,13 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod events;
 pub mod ids;
 pub mod images;
 pub mod markdown;
 pub mod media;
 pub mod money;
+pub mod social;
 pub mod text;
 
 /// Milliseconds since the Unix epoch, UTC. Every stored timestamp uses this unit.

@@ -82,6 +82,7 @@ struct ShopFields {
     links: Vec<(String, String)>,
     remove_avatar: bool,
     remove_banner: bool,
+    manually_approves_followers: bool,
 }
 
 impl ShopFields {
@@ -97,6 +98,7 @@ impl ShopFields {
             name: s.name.clone(),
             summary: s.summary.clone(),
             links,
+            manually_approves_followers: s.manually_approves_followers,
             ..ShopFields::default()
         }
     }
@@ -125,6 +127,7 @@ impl ShopFields {
             links,
             remove_avatar: form.has("remove_avatar"),
             remove_banner: form.has("remove_banner"),
+            manually_approves_followers: form.has("manually_approves_followers"),
         }
     }
 
@@ -269,6 +272,7 @@ pub async fn create_shop(
         avatar_image: None,
         banner_image: None,
         links: fields.shop_links(),
+        manually_approves_followers: fields.manually_approves_followers,
     };
     let mut problems = form.problems.clone();
     merge_validation(&mut problems, validate::shop(&input).map(|_| ()))?;
@@ -336,6 +340,7 @@ pub async fn update_shop(
         avatar_image: None,
         banner_image: None,
         links: fields.shop_links(),
+        manually_approves_followers: fields.manually_approves_followers,
     };
     let mut problems = form.problems.clone();
     merge_validation(&mut problems, validate::shop(&check).map(|_| ()))?;
@@ -346,6 +351,7 @@ pub async fn update_shop(
         links: Some(check.links),
         avatar_image: fields.remove_avatar.then_some(None),
         banner_image: fields.remove_banner.then_some(None),
+        manually_approves_followers: Some(check.manually_approves_followers),
     };
     if problems.is_empty() {
         if let Some(i) = store_file(&state, user, &mut form, "avatar", &mut problems).await? {

@@ -27,6 +27,8 @@ pub struct Shop {
     pub avatar: Option<Image>,
     pub banner: Option<Image>,
     pub links: Vec<ShopLink>,
+    /// Follow requests wait for the seller's approval instead of being accepted at once.
+    pub manually_approves_followers: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -149,6 +151,7 @@ pub struct ShopForm {
     pub avatar_image: Option<String>,
     pub banner_image: Option<String>,
     pub links: Vec<ShopLink>,
+    pub manually_approves_followers: bool,
 }
 
 /// A partial edit of a shop; `None` leaves a field as it is. The handle never changes: it is
@@ -161,6 +164,7 @@ pub struct ShopChanges {
     pub avatar_image: Option<Option<String>>,
     pub banner_image: Option<Option<String>>,
     pub links: Option<Vec<ShopLink>>,
+    pub manually_approves_followers: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::db::{images as db_images, products, shops, Store, Tx};
 use crate::domain::accounts::User;
+use crate::domain::events::{self, Event};
 use crate::domain::ids::{ImageId, ProductId, ShopId};
 use crate::domain::now_ms;
 use crate::error::{Error, FieldErrors, Problem, Result};
@@ -88,6 +89,9 @@ pub async fn update_shop(
             .banner_image
             .unwrap_or_else(|| shop.banner.as_ref().map(|i| i.id.to_string())),
         links: changes.links.unwrap_or_else(|| shop.links.clone()),
+        manually_approves_followers: changes
+            .manually_approves_followers
+            .unwrap_or(shop.manually_approves_followers),
     };
     let valid = validate::shop(&form)?;
     let mut tx = store.begin().await?;
@@ -101,7 +105,16 @@ pub async fn update_shop(
         ],
     )
     .await?;
-    shops::update(&mut tx, &shop.id, &valid, now_ms()).await?;
+    let now = now_ms();
+    shops::update(&mut tx, &shop.id, &valid, now).await?;
+    events::record(
+        &mut tx,
+        &Event::ShopChanged {
+            shop_id: shop.id.to_string(),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     shop_by_id(store, &shop.id).await
 }
@@ -182,7 +195,9 @@ pub async fn create_product(
     let id = ProductId::new();
     let mut tx = store.begin().await?;
     check_product_images(&mut tx, actor, &shop, &valid).await?;
-    products::insert(&mut tx, &id, &shop.id, &valid, now_ms()).await?;
+    let now = now_ms();
+    products::insert(&mut tx, &id, &shop.id, &valid, now).await?;
+    events::record(&mut tx, &product_changed(&id), now).await?;
     tx.commit().await?;
     product_by_id(store, &id).await
 }
@@ -200,7 +215,9 @@ pub async fn update_product(
     let valid = validate::product(&form, product.status)?;
     let mut tx = store.begin().await?;
     check_product_images(&mut tx, actor, &shop, &valid).await?;
-    products::update(&mut tx, id, &valid, now_ms()).await?;
+    let now = now_ms();
+    products::update(&mut tx, id, &valid, now).await?;
+    events::record(&mut tx, &product_changed(id), now).await?;
     tx.commit().await?;
     product_by_id(store, id).await
 }
@@ -212,13 +229,31 @@ pub async fn set_product_status(
     status: ProductStatus,
 ) -> Result<Product> {
     managed_product(store, actor, id).await?;
-    products::set_status(store, id, status, now_ms()).await?;
+    let now = now_ms();
+    let mut tx = store.begin().await?;
+    products::set_status(&mut tx, id, status, now).await?;
+    events::record(&mut tx, &product_changed(id), now).await?;
+    tx.commit().await?;
     product_by_id(store, id).await
 }
 
 pub async fn delete_product(store: &Store, actor: &User, id: &ProductId) -> Result<()> {
-    managed_product(store, actor, id).await?;
-    products::delete(store, id).await
+    let (shop, _) = managed_product(store, actor, id).await?;
+    let mut tx = store.begin().await?;
+    products::delete(&mut tx, id).await?;
+    let deleted = Event::ProductDeleted {
+        product_id: id.to_string(),
+        shop_handle: shop.handle,
+    };
+    events::record(&mut tx, &deleted, now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn product_changed(id: &ProductId) -> Event {
+    Event::ProductChanged {
+        product_id: id.to_string(),
+    }
 }
 
 pub async fn product_by_id(store: &Store, id: &ProductId) -> Result<Product> {

@@ -91,6 +91,7 @@ pub struct ValidShop {
     pub avatar: Option<ImageId>,
     pub banner: Option<ImageId>,
     pub links: Vec<ShopLink>,
+    pub manually_approves_followers: bool,
 }
 
 pub fn shop(form: &ShopForm) -> Result<ValidShop> {
@@ -111,6 +112,7 @@ pub fn shop(form: &ShopForm) -> Result<ValidShop> {
         avatar: avatar.expect("validated"),
         banner: banner.expect("validated"),
         links: links.expect("validated"),
+        manually_approves_followers: form.manually_approves_followers,
     })
 }
 

@@ -1,0 +1,285 @@
+//! The transactional outbox and its follow-ups: domain events written with the change,
+//! activities our actors sent, one delivery row per (activity, inbox), what we have published
+//! (to skip no-op Updates), and the inbox's record of activity ids already handled.
+
+use sqlx::Row;
+
+use super::{Store, Tx};
+use crate::error::Result;
+
+/// A domain change waiting to be federated.
+#[derive(Clone, Debug)]
+pub struct EventRow {
+    pub id: String,
+    pub kind: String,
+    pub subject: String,
+    pub payload: String,
+}
+
+/// Writes an event inside the transaction that makes the change.
+pub async fn record_event(
+    tx: &mut Tx,
+    kind: &str,
+    subject: &str,
+    payload: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO outbox_events (id, kind, subject, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(kind)
+    .bind(subject)
+    .bind(payload)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The oldest unprocessed events.
+pub async fn pending_events(store: &Store, limit: i64) -> Result<Vec<EventRow>> {
+    let rows = sqlx::query(
+        "SELECT id, kind, subject, payload FROM outbox_events WHERE processed_at IS NULL \
+         ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(EventRow {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                subject: r.try_get("subject")?,
+                payload: r.try_get("payload")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn mark_event_processed(tx: &mut Tx, id: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE outbox_events SET processed_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// An activity one of our actors sends.
+#[derive(Clone, Debug)]
+pub struct NewActivity<'a> {
+    pub id: &'a str,
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub object: &'a str,
+    pub body: &'a str,
+    /// Listed in the actor's public outbox.
+    pub public: bool,
+}
+
+/// Stores an activity and queues one delivery per inbox, in the caller's transaction.
+pub async fn enqueue(tx: &mut Tx, a: &NewActivity<'_>, inboxes: &[String], now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO activities (id, actor, kind, object, body, public, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(a.id)
+    .bind(a.actor)
+    .bind(a.kind)
+    .bind(a.object)
+    .bind(a.body)
+    .bind(i64::from(a.public))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    for inbox in inboxes {
+        sqlx::query(
+            "INSERT INTO deliveries (id, activity_id, sender, inbox, attempts, next_attempt_at, \
+             state, created_at) VALUES ($1, $2, $3, $4, 0, $5, 'pending', $5) \
+             ON CONFLICT (activity_id, inbox) DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(a.id)
+        .bind(a.actor)
+        .bind(inbox)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A public activity by id (to serve it), as JSON text.
+pub async fn public_activity(store: &Store, id: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT body FROM activities WHERE id = $1 AND public = 1")
+            .bind(id)
+            .fetch_optional(store.pool())
+            .await?,
+    )
+}
+
+/// A page of an actor's public activities, newest first, and the total.
+pub async fn outbox_page(
+    store: &Store,
+    actor: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<String>, i64)> {
+    let bodies: Vec<String> = sqlx::query_scalar(
+        "SELECT body FROM activities WHERE actor = $1 AND public = 1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(actor)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(store.pool())
+    .await?;
+    let total: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM activities WHERE actor = $1 AND public = 1")
+            .bind(actor)
+            .fetch_one(store.pool())
+            .await?;
+    Ok((bodies, total))
+}
+
+/// A delivery that is due.
+#[derive(Clone, Debug)]
+pub struct DueDelivery {
+    pub id: String,
+    pub sender: String,
+    pub inbox: String,
+    pub attempts: i64,
+    pub body: String,
+}
+
+/// Up to `limit` deliveries due at `now`, oldest first.
+pub async fn due_deliveries(store: &Store, now: i64, limit: i64) -> Result<Vec<DueDelivery>> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.sender, d.inbox, d.attempts, a.body FROM deliveries d \
+         JOIN activities a ON a.id = d.activity_id \
+         WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+         ORDER BY d.next_attempt_at, d.id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DueDelivery {
+                id: r.try_get("id")?,
+                sender: r.try_get("sender")?,
+                inbox: r.try_get("inbox")?,
+                attempts: r.try_get("attempts")?,
+                body: r.try_get("body")?,
+            })
+        })
+        .collect()
+}
+
+/// Records the outcome of one attempt: `next` = Some(time) to retry, None when finished.
+pub async fn delivery_attempted(
+    store: &Store,
+    id: &str,
+    state: &str,
+    next: i64,
+    error: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE deliveries SET attempts = attempts + 1, state = $2, next_attempt_at = $3, \
+         last_error = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(next)
+    .bind(error)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Counts of deliveries by state (for tests and the admin).
+pub async fn delivery_counts(store: &Store) -> Result<Vec<(String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT state, COUNT(*) FROM deliveries GROUP BY state ORDER BY state")
+            .fetch_all(store.pool())
+            .await?,
+    )
+}
+
+/// What we last published about an object: (content hash, state `live` or `deleted`).
+pub async fn federated_object(store: &Store, id: &str) -> Result<Option<(String, String)>> {
+    let row = sqlx::query("SELECT content_hash, state FROM federated_objects WHERE id = $1")
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+        None => None,
+    })
+}
+
+pub async fn set_federated_object(
+    tx: &mut Tx,
+    id: &str,
+    actor: &str,
+    hash: &str,
+    state: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO federated_objects (id, actor, content_hash, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO UPDATE SET content_hash = $3, \
+         state = $4, updated_at = $5",
+    )
+    .bind(id)
+    .bind(actor)
+    .bind(hash)
+    .bind(state)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Claims an incoming activity id; false when it was handled before.
+pub async fn claim_inbox_id(store: &Store, id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "INSERT INTO inbox_seen (activity_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Gives an id back after its processing failed, so a retry is handled.
+pub async fn release_inbox_id(store: &Store, id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM inbox_seen WHERE activity_id = $1")
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// The newest activity of `kind` that `actor` sent about `object`.
+pub async fn find_activity(
+    store: &Store,
+    actor: &str,
+    kind: &str,
+    object: &str,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM activities WHERE actor = $1 AND kind = $2 AND object = $3 \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(actor)
+    .bind(kind)
+    .bind(object)
+    .fetch_optional(store.pool())
+    .await?)
+}

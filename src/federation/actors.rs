@@ -1,0 +1,331 @@
+//! Actors: the documents of our own (shops as `Organization`, members as `Person`, the
+//! instance as `Application`), and reading, checking and caching other servers' actors.
+
+use serde_json::Value;
+
+use super::fetch::{authority, FetchError};
+use super::protocol::{
+    self, actor_context, id_of, many, str_of, type_of, Actor, Endpoints, ImageObject,
+    PropertyValue, PublicKey,
+};
+use super::{keys, Federation};
+use crate::db::{self, Store};
+use crate::domain::accounts::User;
+use crate::domain::catalog::Shop;
+use crate::domain::social::RemoteActor;
+use crate::domain::{markdown, now_ms, rfc3339};
+use crate::error::Result;
+use crate::server::AppState;
+use crate::urls::Urls;
+
+/// Actor types Mastodon accepts.
+pub const ACTOR_TYPES: [&str; 5] = ["Person", "Organization", "Application", "Service", "Group"];
+
+fn collection_urls(
+    id: &str,
+    inbox: String,
+    shared: String,
+) -> (String, String, String, String, Endpoints) {
+    (
+        inbox,
+        format!("{id}/outbox"),
+        format!("{id}/followers"),
+        format!("{id}/following"),
+        Endpoints {
+            shared_inbox: shared,
+        },
+    )
+}
+
+fn image(urls: &Urls, img: &crate::domain::images::Image) -> ImageObject {
+    ImageObject {
+        kind: "Image".into(),
+        url: urls.absolute(&img.path()),
+        media_type: Some(img.mime.clone()),
+        name: None,
+        width: None,
+        height: None,
+    }
+}
+
+/// The `Organization` document of a shop.
+pub async fn shop_actor(state: &AppState, shop: &Shop) -> Result<Actor> {
+    let urls = &state.urls;
+    let id = urls.shop(&shop.handle);
+    let public_key_pem = keys::public_pem(&state.store, &id).await?;
+    let (inbox, outbox, followers, following, endpoints) =
+        collection_urls(&id, format!("{id}/inbox"), urls.shared_inbox());
+    Ok(Actor {
+        context: actor_context(),
+        kind: "Organization".into(),
+        preferred_username: shop.handle.clone(),
+        name: shop.name.clone(),
+        summary: shop.summary_html.clone(),
+        url: id.clone(),
+        inbox,
+        outbox,
+        followers,
+        following,
+        endpoints,
+        public_key: PublicKey {
+            id: Urls::key_id(&id),
+            owner: id.clone(),
+            public_key_pem,
+        },
+        manually_approves_followers: shop.manually_approves_followers,
+        discoverable: true,
+        indexable: true,
+        published: rfc3339(shop.created_at),
+        icon: shop.avatar.as_ref().map(|i| image(urls, i)),
+        image: shop.banner.as_ref().map(|i| image(urls, i)),
+        attachment: shop
+            .links
+            .iter()
+            .map(|l| PropertyValue {
+                kind: "PropertyValue".into(),
+                name: l.label.clone(),
+                value: format!(
+                    "<a href=\"{0}\" rel=\"me nofollow noopener noreferrer\" target=\"_blank\">{0}</a>",
+                    markdown::escape_html(&l.url)
+                ),
+            })
+            .collect(),
+        id,
+    })
+}
+
+/// The `Person` document of a member.
+pub async fn user_actor(state: &AppState, user: &User) -> Result<Actor> {
+    let id = state.urls.user(&user.username);
+    let public_key_pem = keys::public_pem(&state.store, &id).await?;
+    let (inbox, outbox, followers, following, endpoints) =
+        collection_urls(&id, format!("{id}/inbox"), state.urls.shared_inbox());
+    Ok(Actor {
+        context: actor_context(),
+        kind: "Person".into(),
+        preferred_username: user.username.clone(),
+        name: user.display_name.clone(),
+        summary: String::new(),
+        url: id.clone(),
+        inbox,
+        outbox,
+        followers,
+        following,
+        endpoints,
+        public_key: PublicKey {
+            id: Urls::key_id(&id),
+            owner: id.clone(),
+            public_key_pem,
+        },
+        manually_approves_followers: false,
+        discoverable: false,
+        indexable: false,
+        published: rfc3339(user.created_at),
+        icon: None,
+        image: None,
+        attachment: vec![],
+        id,
+    })
+}
+
+/// The instance actor (`Application`, username = the domain): signs our fetches and is
+/// served without a signature even under authorized fetch, so no two servers deadlock.
+pub async fn instance_actor(state: &AppState) -> Result<Actor> {
+    let id = state.urls.instance_actor();
+    let public_key_pem = keys::public_pem(&state.store, &id).await?;
+    let shared = state.urls.shared_inbox();
+    let (_, outbox, followers, following, endpoints) =
+        collection_urls(&id, shared.clone(), shared.clone());
+    Ok(Actor {
+        context: actor_context(),
+        kind: "Application".into(),
+        preferred_username: state.settings.domain.clone(),
+        name: state.settings.domain.clone(),
+        summary: String::new(),
+        url: state.urls.absolute("/"),
+        inbox: shared,
+        outbox,
+        followers,
+        following,
+        endpoints,
+        public_key: PublicKey {
+            id: Urls::key_id(&id),
+            owner: id.clone(),
+            public_key_pem,
+        },
+        manually_approves_followers: true,
+        discoverable: false,
+        indexable: false,
+        published: rfc3339(0),
+        icon: None,
+        image: None,
+        attachment: vec![],
+        id,
+    })
+}
+
+/// Reads a fetched actor document. `fetched_from` is the URL it came from (its `id` must
+/// match, which the fetcher already checked).
+pub fn parse_remote_actor(doc: &Value, now: i64) -> std::result::Result<RemoteActor, &'static str> {
+    let id = str_of(doc, "id").ok_or("actor without id")?;
+    let kind = type_of(doc).ok_or("actor without type")?;
+    if !ACTOR_TYPES.contains(&kind) {
+        return Err("not an actor type");
+    }
+    if !protocol::has_as_context(doc) {
+        return Err("no ActivityStreams context");
+    }
+    let url = url::Url::parse(id).map_err(|_| "actor id is not a URL")?;
+    let host = authority(&url).ok_or("actor id without host")?;
+    let inbox = str_of(doc, "inbox").ok_or("actor without inbox")?;
+    let username = str_of(doc, "preferredUsername").ok_or("actor without preferredUsername")?;
+    let key = doc.get("publicKey").ok_or("actor without publicKey")?;
+    let key = many(Some(key))
+        .into_iter()
+        .find(|k| str_of(k, "owner") == Some(id) || str_of(k, "owner").is_none())
+        .ok_or("no public key owned by the actor")?;
+    let key_id = str_of(key, "id").ok_or("public key without id")?;
+    let pem = str_of(key, "publicKeyPem").ok_or("public key without PEM")?;
+    // Everything the actor names as its own must live on its host.
+    let same_host = |u: &str| {
+        url::Url::parse(u)
+            .ok()
+            .and_then(|u| authority(&u))
+            .is_some_and(|h| h == host)
+    };
+    if !same_host(inbox) || !same_host(key_id) {
+        return Err("inbox or key on another host");
+    }
+    let shared_inbox = doc
+        .get("endpoints")
+        .and_then(|e| str_of(e, "sharedInbox"))
+        .or_else(|| str_of(doc, "sharedInbox"))
+        .filter(|s| same_host(s))
+        .map(str::to_string);
+    let followers = str_of(doc, "followers")
+        .filter(|s| same_host(s))
+        .map(str::to_string);
+    let icon_url = doc.get("icon").and_then(|i| match i {
+        Value::String(s) => Some(s.clone()),
+        other => many(Some(other))
+            .first()
+            .and_then(|i| i.get("url"))
+            .and_then(|u| id_of(u).or_else(|| u.get("href").and_then(Value::as_str)))
+            .map(str::to_string),
+    });
+    let profile_url = doc
+        .get("url")
+        .and_then(|u| {
+            many(Some(u))
+                .into_iter()
+                .find_map(|x| id_of(x).or_else(|| str_of(x, "href")))
+        })
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(str::to_string);
+    let clip = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    Ok(RemoteActor {
+        id: id.to_string(),
+        kind: kind.to_string(),
+        username: clip(username, 100),
+        host,
+        name: clip(str_of(doc, "name").unwrap_or(username), 200),
+        summary_html: markdown::sanitize(&clip(str_of(doc, "summary").unwrap_or(""), 5000)),
+        url: profile_url,
+        icon_url,
+        inbox: inbox.to_string(),
+        shared_inbox,
+        followers,
+        key_id: key_id.to_string(),
+        public_key_pem: pem.to_string(),
+        fetched_at: now,
+    })
+}
+
+/// How old a cached actor may be before it is fetched again.
+const ACTOR_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A remote actor by id: from the cache when fresh, else fetched (signed by the instance
+/// actor), checked and stored.
+pub async fn remote_actor(state: &AppState, id: &str, refresh: bool) -> Result<RemoteActor> {
+    if !refresh {
+        if let Some(a) = db::remote_actors::by_id(&state.store, id).await? {
+            if now_ms() - a.fetched_at < ACTOR_TTL_MS {
+                return Ok(a);
+            }
+        }
+    }
+    fetch_actor(state, id).await
+}
+
+async fn fetch_actor(state: &AppState, id: &str) -> Result<RemoteActor> {
+    if state.urls.is_local(id) {
+        return Err(crate::error::Error::bad_request(
+            "that actor is on this server",
+        ));
+    }
+    let fed = &state.federation;
+    let signer = fed.instance_key(state).await?;
+    let doc = fed
+        .client
+        .get_object(id, &signer)
+        .await
+        .map_err(fetch_error)?;
+    let actor = parse_remote_actor(&doc, now_ms()).map_err(|why| {
+        crate::error::Error::bad_request(format!("{id} is not a usable actor: {why}"))
+    })?;
+    db::remote_actors::upsert(&state.store, &actor).await?;
+    Ok(actor)
+}
+
+/// The actor that owns a key id: by cache, else by fetching the key's document (an actor
+/// with that key, or a key document whose `owner` is fetched next).
+pub async fn actor_for_key(state: &AppState, key_id: &str, refresh: bool) -> Result<RemoteActor> {
+    if !refresh {
+        if let Some(a) = db::remote_actors::by_key_id(&state.store, key_id).await? {
+            return Ok(a);
+        }
+    }
+    let actor_url = super::signatures::actor_of_key_id(key_id);
+    let actor = match remote_actor(state, actor_url, true).await {
+        Ok(a) => a,
+        Err(_) => {
+            // A separate key document (or GoToSocial's `…/main-key`): read its owner.
+            let fed = &state.federation;
+            let signer = fed.instance_key(state).await?;
+            let doc = fed
+                .client
+                .get_object(actor_url, &signer)
+                .await
+                .map_err(fetch_error)?;
+            let owner = str_of(&doc, "owner")
+                .ok_or_else(|| crate::error::Error::bad_request("key without owner"))?
+                .to_string();
+            remote_actor(state, &owner, true).await?
+        }
+    };
+    if actor.key_id != key_id {
+        return Err(crate::error::Error::bad_request(
+            "the key does not belong to its actor",
+        ));
+    }
+    Ok(actor)
+}
+
+pub fn fetch_error(e: FetchError) -> crate::error::Error {
+    match e {
+        FetchError::Gone(u) => crate::error::Error::not_found_msg(format!("{u} is gone")),
+        other => crate::error::Error::bad_gateway(other.to_string()),
+    }
+}
+
+/// Loads a local user by actor id, for signing and addressing.
+pub async fn local_user(store: &Store, username: &str) -> Result<Option<User>> {
+    db::users::by_username(store, username).await
+}
+
+impl Federation {
+    /// The instance actor's signing key.
+    pub async fn instance_key(&self, state: &AppState) -> Result<super::fetch::SigningKey> {
+        keys::signing_key(&state.store, &self.keys, &state.urls.instance_actor()).await
+    }
+}

@@ -1,0 +1,232 @@
+//! From domain events to activities: the outbox worker reads events that were written in the
+//! same transaction as each change, decides what followers must hear (Create, Update only
+//! when what readers see changed, Delete), and in one transaction stores the activity, queues
+//! one delivery per inbox and marks the event done. Nothing waits in memory.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::notes::{product_note, reader_hash};
+use super::protocol::{self, PUBLIC};
+use crate::db::{self, outbox, outbox::NewActivity, Tx};
+use crate::domain::catalog::service;
+use crate::domain::events::Event;
+use crate::domain::ids::{ProductId, ShopId};
+use crate::domain::{now_ms, rfc3339};
+use crate::error::Result;
+use crate::server::AppState;
+
+/// Runs until `shutdown` turns true.
+pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match process_pending(&state).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox worker"),
+        }
+        tokio::select! {
+            _ = state.federation.outbox_wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// Handles up to 50 pending events; returns how many.
+pub async fn process_pending(state: &AppState) -> Result<usize> {
+    let events = outbox::pending_events(&state.store, 50).await?;
+    let n = events.len();
+    for ev in events {
+        let event = Event::from_stored(&ev.kind, &ev.subject, &ev.payload);
+        let mut tx = state.store.begin().await?;
+        if let Some(event) = event {
+            apply(state, &mut tx, &event).await?;
+        }
+        outbox::mark_event_processed(&mut tx, &ev.id, now_ms()).await?;
+        tx.commit().await?;
+    }
+    if n > 0 {
+        state.federation.delivery_wake.notify_one();
+    }
+    Ok(n)
+}
+
+async fn apply(state: &AppState, tx: &mut Tx, event: &Event) -> Result<()> {
+    match event {
+        Event::ProductChanged { product_id } => {
+            let Some(id) = ProductId::parse(product_id) else {
+                return Ok(());
+            };
+            let Ok(product) = service::product_by_id(&state.store, &id).await else {
+                return Ok(()); // deleted since; its ProductDeleted event follows
+            };
+            let shop = service::shop_by_id(&state.store, &product.shop_id).await?;
+            let note = product_note(&state.urls, &shop, &product);
+            let actor = state.urls.shop(&shop.handle);
+            let sent = outbox::federated_object(&state.store, &note.id).await?;
+            let live = sent.as_ref().is_some_and(|(_, s)| s == "live");
+            let hash = reader_hash(&note);
+            let kind = if product.is_public() {
+                match &sent {
+                    Some((h, s)) if s == "live" && *h == hash => return Ok(()),
+                    Some((_, s)) if s == "live" => "Update",
+                    _ => "Create",
+                }
+            } else if live {
+                "Delete"
+            } else {
+                return Ok(());
+            };
+            let object = if kind == "Delete" {
+                tombstone(&note.id)
+            } else {
+                let mut v = serde_json::to_value(&note).map_err(crate::error::Error::internal)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("@context");
+                    if kind == "Update" {
+                        o.insert("updated".into(), json!(rfc3339(now_ms())));
+                    }
+                }
+                v
+            };
+            let state_after = if kind == "Delete" { "deleted" } else { "live" };
+            outbox::set_federated_object(tx, &note.id, &actor, &hash, state_after, now_ms())
+                .await?;
+            let activity = wrap(state, kind, &actor, object, true);
+            let inboxes = db::follows::follower_inboxes(&state.store, &actor).await?;
+            enqueue(tx, &activity, &actor, &note.id, &inboxes, true).await
+        }
+        Event::ProductDeleted {
+            product_id,
+            shop_handle,
+        } => {
+            let Some(id) = ProductId::parse(product_id) else {
+                return Ok(());
+            };
+            let object_id = state.urls.product(shop_handle, &id);
+            let actor = state.urls.shop(shop_handle);
+            match outbox::federated_object(&state.store, &object_id).await? {
+                Some((hash, s)) if s == "live" => {
+                    outbox::set_federated_object(
+                        tx,
+                        &object_id,
+                        &actor,
+                        &hash,
+                        "deleted",
+                        now_ms(),
+                    )
+                    .await?;
+                }
+                Some(_) => return Ok(()),
+                None => {
+                    // Never announced: remember the tombstone so fetches answer 410.
+                    return outbox::set_federated_object(
+                        tx,
+                        &object_id,
+                        &actor,
+                        "",
+                        "deleted",
+                        now_ms(),
+                    )
+                    .await;
+                }
+            }
+            let activity = wrap(state, "Delete", &actor, tombstone(&object_id), true);
+            let inboxes = db::follows::follower_inboxes(&state.store, &actor).await?;
+            enqueue(tx, &activity, &actor, &object_id, &inboxes, true).await
+        }
+        Event::ShopChanged { shop_id } => {
+            let Ok(shop) =
+                service::shop_by_id(&state.store, &ShopId::from_db(shop_id.clone())).await
+            else {
+                return Ok(());
+            };
+            let actor_doc = super::actors::shop_actor(state, &shop).await?;
+            let actor = actor_doc.id.clone();
+            let inboxes = db::follows::follower_inboxes(&state.store, &actor).await?;
+            if inboxes.is_empty() {
+                return Ok(());
+            }
+            let mut object =
+                serde_json::to_value(&actor_doc).map_err(crate::error::Error::internal)?;
+            if let Some(o) = object.as_object_mut() {
+                o.remove("@context");
+            }
+            let mut activity = wrap(state, "Update", &actor, object, false);
+            activity["@context"] = protocol::actor_context();
+            enqueue(tx, &activity, &actor, &actor, &inboxes, false).await
+        }
+    }
+}
+
+fn tombstone(id: &str) -> Value {
+    json!({"id": id, "type": "Tombstone"})
+}
+
+/// An activity by `actor` about `object`, addressed to the public and the actor's followers
+/// (`public`) or to the followers only.
+pub fn wrap(state: &AppState, kind: &str, actor: &str, object: Value, public: bool) -> Value {
+    let followers = format!("{actor}/followers");
+    let (to, cc) = if public {
+        (json!([PUBLIC]), json!([followers]))
+    } else {
+        (json!([followers]), json!([]))
+    };
+    json!({
+        "@context": if kind == "Create" || kind == "Update" { protocol::note_context() } else { json!(protocol::AS_CONTEXT) },
+        "id": state.urls.new_activity(),
+        "type": kind,
+        "actor": actor,
+        "published": rfc3339(now_ms()),
+        "to": to,
+        "cc": cc,
+        "object": object,
+    })
+}
+
+/// Stores `activity` and queues its deliveries in `tx`.
+pub async fn enqueue(
+    tx: &mut Tx,
+    activity: &Value,
+    actor: &str,
+    object_id: &str,
+    inboxes: &[String],
+    public: bool,
+) -> Result<()> {
+    let body = activity.to_string();
+    outbox::enqueue(
+        tx,
+        &NewActivity {
+            id: activity["id"].as_str().unwrap_or_default(),
+            actor,
+            kind: activity["type"].as_str().unwrap_or_default(),
+            object: object_id,
+            body: &body,
+            public,
+        },
+        inboxes,
+        now_ms(),
+    )
+    .await
+}
+
+/// Stores and queues one activity in its own transaction, then wakes the delivery worker.
+/// For activities that are themselves the change (Follow, Accept, Like, …).
+pub async fn send_now(
+    state: &AppState,
+    activity: &Value,
+    actor: &str,
+    object_id: &str,
+    inboxes: &[String],
+    public: bool,
+) -> Result<()> {
+    let mut tx = state.store.begin().await?;
+    enqueue(&mut tx, activity, actor, object_id, inboxes, public).await?;
+    tx.commit().await?;
+    state.federation.delivery_wake.notify_one();
+    Ok(())
+}
