@@ -7,6 +7,7 @@ mod input;
 mod media;
 mod products;
 mod shops;
+mod social;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -43,6 +44,22 @@ pub fn routes() -> Router<AppState> {
             get(products::show)
                 .patch(products::update)
                 .delete(products::delete),
+        )
+        .route(
+            "/api/v1/follows",
+            post(social::follow)
+                .delete(social::unfollow)
+                .get(social::list_follows),
+        )
+        .route("/api/v1/feed", get(social::feed))
+        .route(
+            "/api/v1/reactions",
+            post(social::react).delete(social::unreact),
+        )
+        .route("/api/v1/replies", post(social::reply))
+        .route(
+            "/api/v1/shops/{handle}/followers",
+            get(social::shop_followers).post(social::answer_follower),
         )
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
     Router::new()

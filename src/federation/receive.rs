@@ -266,7 +266,15 @@ async fn create_or_update(
         if id != signer.id {
             return Err(Error::forbidden("an actor may only update itself"));
         }
-        super::actors::remote_actor(state, &signer.id, true).await?;
+        // The signer speaks for itself: take the embedded profile as it is (same checks as a
+        // fetched one), without another request.
+        let fresh = super::actors::parse_remote_actor(object, now_ms())
+            .map_err(|why| Error::bad_request(format!("unusable actor update: {why}")))?;
+        if fresh.host != signer.host {
+            return Err(Error::forbidden("an actor may only update itself"));
+        }
+        db::remote_actors::upsert(&state.store, &fresh).await?;
+        state.page_cache.clear();
         return Ok(());
     }
     if !on_host(id, &signer.host) {

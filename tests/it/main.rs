@@ -4,7 +4,9 @@
 mod api_products;
 mod api_shops;
 mod cli;
+mod federation;
 mod media;
 mod schema;
 mod support;
 mod web;
+mod web_social;

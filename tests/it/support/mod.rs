@@ -218,3 +218,33 @@ pub fn png(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
 }
+
+impl TestApp {
+    /// An instance that federates with others on loopback (`FEDISHOP_DEV_FEDERATION`).
+    pub async fn spawn_federating() -> TestApp {
+        Self::spawn_with(|s| s.dev_federation = true).await
+    }
+
+    /// `host:port` of this instance, as in `@name@host:port`.
+    pub fn domain(&self) -> String {
+        self.state.settings.domain.clone()
+    }
+}
+
+/// Polls `check` until it returns `Some` (every 50 ms, at most 15 s); panics with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,2 @@
+//! Web pages for following, the home feed, interactions on product pages and follower
+//! approval (being written).
