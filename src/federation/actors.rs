@@ -164,16 +164,14 @@ pub async fn instance_actor(state: &AppState) -> Result<Actor> {
     })
 }
 
-/// Reads a fetched actor document. `fetched_from` is the URL it came from (its `id` must
-/// match, which the fetcher already checked).
+/// Reads an actor document, fetched (the fetcher checked that its `id` is the URL) or
+/// embedded in an activity by the actor itself. Everything it names as its own must be on
+/// its host.
 pub fn parse_remote_actor(doc: &Value, now: i64) -> std::result::Result<RemoteActor, &'static str> {
     let id = str_of(doc, "id").ok_or("actor without id")?;
     let kind = type_of(doc).ok_or("actor without type")?;
     if !ACTOR_TYPES.contains(&kind) {
         return Err("not an actor type");
-    }
-    if !protocol::has_as_context(doc) {
-        return Err("no ActivityStreams context");
     }
     let url = url::Url::parse(id).map_err(|_| "actor id is not a URL")?;
     let host = authority(&url).ok_or("actor id without host")?;
@@ -270,6 +268,11 @@ async fn fetch_actor(state: &AppState, id: &str) -> Result<RemoteActor> {
         .get_object(id, &signer)
         .await
         .map_err(fetch_error)?;
+    if !protocol::has_as_context(&doc) {
+        return Err(crate::error::Error::bad_request(format!(
+            "{id} has no ActivityStreams @context"
+        )));
+    }
     let actor = parse_remote_actor(&doc, now_ms()).map_err(|why| {
         crate::error::Error::bad_request(format!("{id} is not a usable actor: {why}"))
     })?;

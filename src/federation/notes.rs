@@ -242,3 +242,6 @@ pub fn parse_reply(note: &Value, actor: &str, in_reply_to: &str) -> Option<Reply
         published: parse_time(str_of(note, "published")).unwrap_or_else(now_ms),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,7 @@ mod api_products;
 mod api_shops;
 mod cli;
 mod federation;
+mod inbox;
 mod media;
 mod schema;
 mod support;

@@ -1,0 +1,436 @@
+//! The inbox against hostile and real-world input: every fixture of the corpus
+//! (`tests/fixtures/ap/<software>/`, shaped as Mastodon, Pleroma/Akkoma, Misskey and
+//! GoToSocial send them) is signed with that fixture actor's key, posted over HTTP and must
+//! have its effect; forged, replayed, stale or misdirected requests must not.
+
+use fedishop::db::{follows, reactions, remote_actors};
+use fedishop::federation::{actors, signatures};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::support::TestApp;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ap");
+
+/// A fixture actor and its private key.
+struct Remote {
+    actor: Value,
+    key_id: String,
+    key: rsa::RsaPrivateKey,
+}
+
+fn read(software: &str, name: &str) -> String {
+    std::fs::read_to_string(format!("{FIXTURES}/{software}/{name}"))
+        .unwrap_or_else(|e| panic!("{software}/{name}: {e}"))
+}
+
+impl Remote {
+    fn load(software: &str) -> Remote {
+        let actor: Value = serde_json::from_str(&read(software, "actor.json")).unwrap();
+        let key_id = actor["publicKey"]["id"].as_str().unwrap().to_string();
+        let key = signatures::parse_private_key(&read(software, "private-key.pem")).unwrap();
+        Remote { actor, key_id, key }
+    }
+
+    fn id(&self) -> &str {
+        self.actor["id"].as_str().unwrap()
+    }
+
+    /// Stores the actor as if fetched, so no network is needed to verify its signatures.
+    async fn seed(&self, app: &TestApp) {
+        let a = actors::parse_remote_actor(&self.actor, fedishop::domain::now_ms()).unwrap();
+        remote_actors::upsert(&app.state.store, &a).await.unwrap();
+    }
+}
+
+/// Substitutes the placeholders of a fixture.
+fn fill(text: &str, app: &TestApp, product: &str) -> Value {
+    let text = text
+        .replace("{{base}}", &app.base)
+        .replace("{{product}}", product);
+    serde_json::from_str(&text).unwrap()
+}
+
+struct Post<'a> {
+    path: &'a str,
+    host: Option<String>,
+    date_offset_secs: i64,
+    tamper: bool,
+}
+
+impl Default for Post<'_> {
+    fn default() -> Self {
+        Post {
+            path: "/inbox",
+            host: None,
+            date_offset_secs: 0,
+            tamper: false,
+        }
+    }
+}
+
+async fn post_signed(app: &TestApp, by: &Remote, body: &Value, opts: Post<'_>) -> StatusCode {
+    let body = body.to_string();
+    let host = opts.host.unwrap_or_else(|| app.domain());
+    let when = std::time::SystemTime::now()
+        + std::time::Duration::from_secs(opts.date_offset_secs.max(0) as u64)
+        - std::time::Duration::from_secs((-opts.date_offset_secs).max(0) as u64);
+    let date = httpdate::fmt_http_date(when);
+    let digest = signatures::digest_header(body.as_bytes());
+    let signature = signatures::sign(
+        &by.key,
+        &by.key_id,
+        &signatures::ToSign {
+            method: "POST",
+            path_and_query: opts.path,
+            headers: vec![
+                ("host", host.clone()),
+                ("date", date.clone()),
+                ("digest", digest.clone()),
+                ("content-type", "application/activity+json".into()),
+            ],
+        },
+    );
+    let sent = if opts.tamper {
+        body.replace("Is it smoky", "Is it cheap")
+    } else {
+        body
+    };
+    app.client
+        .post(app.url(opts.path))
+        .header("host", host)
+        .header("date", date)
+        .header("digest", digest)
+        .header("content-type", "application/activity+json")
+        .header("signature", signature)
+        .body(sent)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn shop_with_product(app: &TestApp) -> String {
+    let token = app.seller_with_shop("seller", "teashop").await;
+    let p = app
+        .product(
+            &token,
+            "teashop",
+            json!({"title": "Oolong", "price": "24.00", "currency": "EUR", "stock": 7, "status": "published"}),
+        )
+        .await;
+    format!(
+        "{}/shops/teashop/products/{}",
+        app.base,
+        p["id"].as_str().unwrap()
+    )
+}
+
+#[tokio::test]
+async fn every_fixture_of_every_server_is_processed() {
+    for software in ["mastodon", "pleroma", "misskey", "gotosocial"] {
+        let app = TestApp::spawn().await;
+        let product = shop_with_product(&app).await;
+        let remote = Remote::load(software);
+        remote.seed(&app).await;
+        let shop = app.state.urls.shop("teashop");
+        let store = &app.state.store;
+        let send = |name: &'static str| {
+            let doc = fill(&read(software, name), &app, &product);
+            let remote = &remote;
+            let app = &app;
+            async move {
+                let status = post_signed(app, remote, &doc, Post::default()).await;
+                assert_eq!(status, StatusCode::ACCEPTED, "{software}/{name}");
+            }
+        };
+        send("follow.json").await;
+        assert!(
+            follows::get(store, remote.id(), &shop)
+                .await
+                .unwrap()
+                .is_some(),
+            "{software}: follow"
+        );
+        send("like.json").await;
+        send("announce.json").await;
+        send("reply.json").await;
+        let counts = reactions::counts(store, &product).await.unwrap();
+        assert_eq!(
+            (counts.likes, counts.announces),
+            (1, 1),
+            "{software}: like and boost"
+        );
+        let replies = reactions::replies_to(store, &product, 10).await.unwrap();
+        assert_eq!(replies.len(), 1, "{software}: reply");
+        assert!(
+            replies[0].content_html.contains("Is it smoky?"),
+            "{software}: {}",
+            replies[0].content_html
+        );
+        assert!(
+            !replies[0].content_html.contains("<script"),
+            "{software}: sanitised"
+        );
+        if std::path::Path::new(&format!("{FIXTURES}/{software}/emoji_react.json")).exists() {
+            send("emoji_react.json").await;
+        }
+        send("undo_like.json").await;
+        send("undo_announce.json").await;
+        let counts = reactions::counts(store, &product).await.unwrap();
+        assert_eq!((counts.likes, counts.announces), (0, 0), "{software}: undo");
+        send("delete_note.json").await;
+        assert!(
+            reactions::replies_to(store, &product, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{software}: delete note"
+        );
+        send("update_actor.json").await;
+        send("undo_follow.json").await;
+        assert!(
+            follows::get(store, remote.id(), &shop)
+                .await
+                .unwrap()
+                .is_none(),
+            "{software}: unfollow"
+        );
+        send("delete_actor.json").await;
+        assert!(
+            remote_actors::by_id(store, remote.id())
+                .await
+                .unwrap()
+                .is_none(),
+            "{software}: delete actor"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_mastodon_instance_actor_fixture_is_a_usable_actor() {
+    let doc: Value = serde_json::from_str(&read("mastodon", "instance_actor.json")).unwrap();
+    let a = actors::parse_remote_actor(&doc, 0).unwrap();
+    assert_eq!(a.kind, "Application");
+    assert_eq!(a.host, "mastodon.example");
+}
+
+#[tokio::test]
+async fn forged_stale_and_misdirected_requests_are_refused() {
+    let app = TestApp::spawn().await;
+    let product = shop_with_product(&app).await;
+    let alice = Remote::load("mastodon");
+    alice.seed(&app).await;
+    let dana = Remote::load("gotosocial");
+    dana.seed(&app).await;
+    let reply = fill(&read("mastodon", "reply.json"), &app, &product);
+    let store = &app.state.store;
+
+    // No signature at all.
+    let unsigned = app
+        .client
+        .post(app.url("/inbox"))
+        .header("content-type", "application/activity+json")
+        .body(reply.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    // Body changed after signing; Date too old or in the future; signed for another host.
+    for opts in [
+        Post {
+            tamper: true,
+            ..Post::default()
+        },
+        Post {
+            date_offset_secs: -2 * 3600,
+            ..Post::default()
+        },
+        Post {
+            date_offset_secs: 2 * 3600,
+            ..Post::default()
+        },
+        Post {
+            host: Some("other.example".into()),
+            ..Post::default()
+        },
+    ] {
+        assert_eq!(
+            post_signed(&app, &alice, &reply, opts).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Signed by dana, claiming to be alice.
+    assert_eq!(
+        post_signed(&app, &dana, &reply, Post::default()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(reactions::replies_to(store, &product, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // An activity id on another host than its actor.
+    let mut foreign = fill(&read("mastodon", "like.json"), &app, &product);
+    foreign["id"] = json!("https://evil.example/likes/1");
+    assert_eq!(
+        post_signed(&app, &alice, &foreign, Post::default()).await,
+        StatusCode::BAD_REQUEST
+    );
+
+    // A reply claiming another author, or an object on another host: refused, nothing stored.
+    let mut impostor = reply.clone();
+    impostor["object"]["attributedTo"] = json!(dana.id());
+    impostor["id"] = json!("https://mastodon.example/users/alice/statuses/1/activity");
+    assert_eq!(
+        post_signed(&app, &alice, &impostor, Post::default()).await,
+        StatusCode::FORBIDDEN
+    );
+    assert!(reactions::replies_to(store, &product, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The real reply is stored; dana cannot delete it.
+    assert_eq!(
+        post_signed(&app, &alice, &reply, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    let delete = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://gts.example/users/dana/delete/1",
+        "type": "Delete",
+        "actor": dana.id(),
+        "object": reply["object"]["id"],
+    });
+    assert_eq!(
+        post_signed(&app, &dana, &delete, Post::default()).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        reactions::replies_to(store, &product, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A replayed Like has no second effect, even after it was undone.
+    let like = fill(&read("mastodon", "like.json"), &app, &product);
+    assert_eq!(
+        post_signed(&app, &alice, &like, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    let undo = fill(&read("mastodon", "undo_like.json"), &app, &product);
+    assert_eq!(
+        post_signed(&app, &alice, &undo, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        post_signed(&app, &alice, &like, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(reactions::counts(store, &product).await.unwrap().likes, 0);
+
+    // Likes of things that are not our products change nothing.
+    let mut elsewhere = like.clone();
+    elsewhere["id"] = json!("https://mastodon.example/users/alice#likes/9");
+    elsewhere["object"] = json!(format!("{}/shops/teashop/products/nope", app.base));
+    assert_eq!(
+        post_signed(&app, &alice, &elsewhere, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+
+    // Following an actor that does not exist here.
+    let mut follow = fill(&read("mastodon", "follow.json"), &app, &product);
+    follow["object"] = json!(format!("{}/shops/nobody", app.base));
+    assert_eq!(
+        post_signed(&app, &alice, &follow, Post::default()).await,
+        StatusCode::NOT_FOUND
+    );
+
+    // Oversized bodies are refused before anything else.
+    let mut big = like.clone();
+    big["padding"] = json!("x".repeat(300 * 1024));
+    assert_eq!(
+        post_signed(&app, &alice, &big, Post::default()).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    // Not JSON, or not an activity.
+    let junk = json!({"hello": "world"});
+    assert_eq!(
+        post_signed(&app, &alice, &junk, Post::default()).await,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_account_we_never_knew_costs_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = Remote::load("mastodon");
+    let delete = fill(&read("mastodon", "delete_actor.json"), &app, "");
+    // Not seeded: no key can be fetched (the account is gone), and none is needed.
+    assert_eq!(
+        post_signed(&app, &alice, &delete, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+}
+
+#[tokio::test]
+async fn authorized_fetch_requires_signed_gets_except_for_the_instance_actor() {
+    let app = TestApp::spawn_with(|s| s.authorized_fetch = true).await;
+    app.seller_with_shop("seller", "teashop").await;
+    let get = |path: &str| {
+        app.client
+            .get(app.url(path))
+            .header("accept", "application/activity+json")
+            .send()
+    };
+    assert_eq!(
+        get("/shops/teashop").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get("/shops/teashop/outbox").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(get("/actor").await.unwrap().status(), StatusCode::OK);
+    // Browsers still get the page.
+    let page = app
+        .client
+        .get(app.url("/shops/teashop"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    // A signed GET from a known actor passes.
+    let alice = Remote::load("mastodon");
+    alice.seed(&app).await;
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let accept = "application/activity+json";
+    let signature = signatures::sign(
+        &alice.key,
+        &alice.key_id,
+        &signatures::ToSign {
+            method: "GET",
+            path_and_query: "/shops/teashop",
+            headers: vec![
+                ("host", app.domain()),
+                ("date", date.clone()),
+                ("accept", accept.into()),
+            ],
+        },
+    );
+    let signed = app
+        .client
+        .get(app.url("/shops/teashop"))
+        .header("accept", accept)
+        .header("date", date)
+        .header("signature", signature)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::OK);
+}
