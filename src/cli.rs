@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `user add`, `token issue`. Global flags override the
+//! The command line: `serve`, `migrate`, `user add`, `token issue`, `demo`. Global flags override the
 //! config file and the `FEDISHOP_*` environment.
 
 use std::io::Read;
@@ -52,6 +52,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Start three local instances that federate with each other, with sample shops,
+    /// products, members and follows (on localhost:PORT, PORT+1, PORT+2).
+    Demo {
+        #[arg(long, default_value_t = 8181)]
+        base_port: u16,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,6 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings()?;
     match cli.command {
         Command::Serve => serve(settings).await,
+        Command::Demo { base_port } => crate::demo::run(base_port).await,
         Command::Migrate => {
             let store = server::open_store(&settings).await?;
             store.close().await;

@@ -22,6 +22,13 @@ impl Urls {
         &self.base
     }
 
+    /// `host[:port]` of this instance.
+    pub fn host(&self) -> &str {
+        self.base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, h)| h)
+    }
+
     /// `path` must start with `/`.
     pub fn absolute(&self, path: &str) -> String {
         format!("{}{}", self.base, path)

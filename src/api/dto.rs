@@ -65,6 +65,10 @@ pub struct ShopDto {
     pub avatar: Option<ImageDto>,
     pub banner: Option<ImageDto>,
     pub links: Vec<ShopLink>,
+    /// `@handle@domain`, how the fediverse finds the shop.
+    pub fediverse_handle: String,
+    /// Follow requests wait for approval.
+    pub manually_approves_followers: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -82,6 +86,8 @@ impl ShopDto {
             avatar: s.avatar.as_ref().map(|i| ImageDto::new(urls, i, None)),
             banner: s.banner.as_ref().map(|i| ImageDto::new(urls, i, None)),
             links: s.links.clone(),
+            fediverse_handle: format!("@{}@{}", s.handle, urls.host()),
+            manually_approves_followers: s.manually_approves_followers,
             created_at: rfc3339(s.created_at),
             updated_at: rfc3339(s.updated_at),
         }

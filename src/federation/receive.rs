@@ -175,6 +175,12 @@ async fn accept_or_reject(
     }
     if accepted {
         follows::accept(&state.store, &follower, &signer.id, now_ms()).await?;
+        let (state, shop) = (state.clone(), signer.clone());
+        tokio::spawn(async move {
+            if let Err(e) = backfill_products(&state, &shop).await {
+                tracing::info!(error = %e, actor = %shop.id, "could not read the outbox of a followed actor");
+            }
+        });
     } else {
         follows::delete(&state.store, &follower, &signer.id).await?;
     }
@@ -338,4 +344,59 @@ async fn delete(state: &AppState, signer: &RemoteActor, object: &Value) -> Resul
         state.page_cache.clear();
     }
     Ok(())
+}
+
+/// After a remote shop accepts one of our members, reads the first page of its outbox so the
+/// member's feed shows the shop's current products at once. Only notes by that actor, on its
+/// host, count; at most one page.
+pub async fn backfill_products(state: &AppState, shop: &RemoteActor) -> Result<usize> {
+    let signer = state.federation.instance_key(state).await?;
+    let outbox_url = format!("{}/outbox", shop.id);
+    let client = &state.federation.client;
+    let collection = client
+        .get_object(&outbox_url, &signer)
+        .await
+        .map_err(super::actors::fetch_error)?;
+    let page = match collection.get("first") {
+        Some(Value::String(url)) if on_host(url, &shop.host) => client
+            .get_object(url, &signer)
+            .await
+            .map_err(super::actors::fetch_error)?,
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => collection,
+    };
+    let items = page
+        .get("orderedItems")
+        .or_else(|| page.get("items"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    // Newest first: the first activity about an object decides (a Delete hides older Creates).
+    let mut seen = std::collections::HashSet::new();
+    let mut stored = 0;
+    for item in items.iter().take(40) {
+        let kind = type_of(item).unwrap_or_default();
+        if item.get("actor").and_then(id_of) != Some(&shop.id) {
+            continue;
+        }
+        let Some(object_id) = item.get("object").and_then(id_of) else {
+            continue;
+        };
+        if !seen.insert(object_id.to_string()) || !matches!(kind, "Create" | "Update") {
+            continue;
+        }
+        let Some(note) = item.get("object").filter(|o| o.is_object()) else {
+            continue;
+        };
+        if !on_host(object_id, &shop.host)
+            || note.get("attributedTo").and_then(id_of) != Some(&shop.id)
+        {
+            continue;
+        }
+        if let Some(p) = notes::parse_remote_product(note, &shop.id) {
+            remote_products::upsert(&state.store, &p).await?;
+            stored += 1;
+        }
+    }
+    Ok(stored)
 }

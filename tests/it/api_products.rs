@@ -336,6 +336,11 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/products/{id}", vec!["get", "patch", "delete"]),
         ("/api/v1/media", vec!["post"]),
         ("/healthz", vec!["get"]),
+        ("/api/v1/follows", vec!["get", "post", "delete"]),
+        ("/api/v1/feed", vec!["get"]),
+        ("/api/v1/reactions", vec!["post", "delete"]),
+        ("/api/v1/replies", vec!["post"]),
+        ("/api/v1/shops/{handle}/followers", vec!["get", "post"]),
     ];
     for (path, methods) in expected {
         let item = paths
@@ -348,7 +353,7 @@ async fn the_openapi_document_describes_every_route() {
             );
         }
     }
-    assert_eq!(paths.len(), 7, "every documented path is tested above");
+    assert_eq!(paths.len(), 12, "every documented path is tested above");
 }
 
 #[tokio::test]

@@ -43,6 +43,17 @@ async fn a_member_elsewhere_follows_a_shop_and_sees_its_products_come_and_go() {
     let seller = shop_app.seller_with_shop("alice", "teashop").await;
     let (_, bob) = member_app.user("bob", Role::Member).await;
     let shop_id = shop_app.state.urls.shop("teashop");
+    // Published before anyone follows: read from the shop's outbox once the follow is accepted.
+    shop_app
+        .product(&seller, "teashop", json!({"title": "Genmaicha", "price": "8.00", "currency": "EUR", "stock": 2, "status": "published"}))
+        .await;
+    eventually("the first Create in the shop's outbox", || async {
+        let (_, n) = outbox::outbox_page(&shop_app.state.store, &shop_id, 1, 0)
+            .await
+            .unwrap();
+        (n == 1).then_some(())
+    })
+    .await;
 
     // Follow by handle: WebFinger, actor fetch, Follow, Accept.
     let handle = format!("@teashop@{}", shop_app.domain());
@@ -77,6 +88,13 @@ async fn a_member_elsewhere_follows_a_shop_and_sees_its_products_come_and_go() {
         "teashop",
         &fedishop::domain::ids::ProductId::parse(p["id"].as_str().unwrap()).unwrap(),
     );
+    eventually("the older product, backfilled", || async {
+        feed(&member_app, &bob)
+            .await
+            .into_iter()
+            .find(|i| i["title"] == "Genmaicha")
+    })
+    .await;
     let item = eventually("the product in the feed", || async {
         feed(&member_app, &bob)
             .await
@@ -165,7 +183,8 @@ async fn a_member_elsewhere_follows_a_shop_and_sees_its_products_come_and_go() {
     let (s, _) = shop_app.delete(&path, Some(&seller)).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     eventually("the Delete", || async {
-        feed(&member_app, &bob).await.is_empty().then_some(())
+        let items = feed(&member_app, &bob).await;
+        (items.len() == 1 && items[0]["title"] == "Genmaicha").then_some(())
     })
     .await;
     let gone = shop_app
