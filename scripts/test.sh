@@ -3,8 +3,9 @@
 #   1. every Rust test (unit + integration) on SQLite;
 #   2. the same suite on PostgreSQL (FEDISHOP_TEST_POSTGRES_URL, or the local server at
 #      127.0.0.1:5432 when it answers; each test creates its own database);
-#   3. the browser tests in headless Chromium (scripts/browser-tests.sh).
-# Set FEDISHOP_SKIP_BROWSER=1 to leave out step 3 while iterating.
+#   3. the browser tests in headless Chromium (scripts/browser-tests.sh);
+#   4. the federation interop tests against a real Fedify peer (scripts/interop-tests.sh).
+# Set FEDISHOP_SKIP_BROWSER=1 or FEDISHOP_SKIP_INTEROP=1 to leave out step 3 or 4 while iterating.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,4 +41,11 @@ if [ "${FEDISHOP_SKIP_BROWSER:-}" = "1" ]; then
 else
   echo "== Browser tests (headless Chromium)"
   scripts/browser-tests.sh
+fi
+
+if [ "${FEDISHOP_SKIP_INTEROP:-}" = "1" ]; then
+  echo "!! FEDISHOP_SKIP_INTEROP=1: interop tests SKIPPED" >&2
+else
+  echo "== Interop tests (Fedify peer)"
+  scripts/interop-tests.sh
 fi

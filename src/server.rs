@@ -103,7 +103,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; \
+                "default-src 'none'; img-src 'self' https:; style-src 'self'; form-action 'self'; \
                  frame-ancestors 'none'; base-uri 'none'",
             ),
         ))

@@ -48,14 +48,19 @@ fn image(urls: &Urls, img: &crate::domain::images::Image) -> ImageObject {
     }
 }
 
-/// The `Organization` document of a shop.
+/// The `Organization` document of a shop (its key made on first need).
 pub async fn shop_actor(state: &AppState, shop: &Shop) -> Result<Actor> {
-    let urls = &state.urls;
-    let id = urls.shop(&shop.handle);
+    let id = state.urls.shop(&shop.handle);
     let public_key_pem = keys::public_pem(&state.store, &id).await?;
+    Ok(shop_actor_doc(&state.urls, shop, public_key_pem))
+}
+
+/// The `Organization` document of a shop with the given public key.
+pub fn shop_actor_doc(urls: &Urls, shop: &Shop, public_key_pem: String) -> Actor {
+    let id = urls.shop(&shop.handle);
     let (inbox, outbox, followers, following, endpoints) =
         collection_urls(&id, format!("{id}/inbox"), urls.shared_inbox());
-    Ok(Actor {
+    Actor {
         context: actor_context(),
         kind: "Organization".into(),
         preferred_username: shop.handle.clone(),
@@ -91,7 +96,7 @@ pub async fn shop_actor(state: &AppState, shop: &Shop) -> Result<Actor> {
             })
             .collect(),
         id,
-    })
+    }
 }
 
 /// The `Person` document of a member.
@@ -332,3 +337,6 @@ impl Federation {
         keys::signing_key(&state.store, &self.keys, &state.urls.instance_actor()).await
     }
 }
+
+#[cfg(test)]
+mod tests;

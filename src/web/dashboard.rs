@@ -16,6 +16,7 @@ use crate::web::errors::{WebError, WebResult};
 use crate::web::forms::{merge_validation, Errs, FormData};
 use crate::web::i18n::Lang;
 use crate::web::render::{private_page, see_other, Chrome};
+use crate::web::shop_activity::{shop_social, ShopSocial};
 use crate::web::storefront::ListQuery;
 use crate::web::uploads::store_file;
 use crate::web::views::{page_number, CardView, ImgView, Pager, ShopView};
@@ -388,6 +389,7 @@ struct ShopAdminPage {
     cards: Vec<CardView>,
     total: i64,
     pager: Pager,
+    social: ShopSocial,
 }
 
 pub async fn shop_admin(
@@ -413,7 +415,9 @@ pub async fn shop_admin(
     )
     .await?;
     let base = format!("/dashboard/shops/{}", shop.handle);
+    let social = shop_social(&state, user, &shop, v.lang).await?;
     let tpl = ShopAdminPage {
+        social,
         t: v.lang,
         c: Chrome::with_forms(&v),
         cards: page

@@ -203,6 +203,13 @@ impl Errs {
         }
     }
 
+    /// One field's message, already translated (no form-level message).
+    pub fn with_field(field: &str, message: String) -> Errs {
+        let mut out = Errs::default();
+        out.fields.insert(field.to_string(), message);
+        out
+    }
+
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty() && self.form.is_none()
     }

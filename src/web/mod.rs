@@ -1,4 +1,5 @@
-//! HTML pages: storefront, seller dashboard, admin, sign-in; their templates live in
+//! HTML pages: storefront, seller dashboard, admin, sign-in, and the social pages (home feed,
+//! following, likes, boosts and replies, member profiles); their templates live in
 //! `templates/`, the stylesheet in `static/`. Handlers speak HTTP and call `domain` for every
 //! rule; they never write SQL.
 
@@ -11,12 +12,17 @@ mod dashboard;
 mod errors;
 mod feed;
 mod forms;
+mod home_feed;
 pub mod i18n;
 mod product_fields;
 mod product_form;
+mod profile;
 pub mod ratelimit;
 mod render;
 mod seo;
+mod shop_activity;
+mod social;
+mod social_views;
 mod storefront;
 mod strings;
 mod uploads;
@@ -68,6 +74,15 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/products/{id}/delete",
             post(product_form::delete),
         )
+        .route(
+            "/dashboard/shops/{handle}/followers",
+            post(social::answer_follower),
+        )
+        .route("/feed", get(home_feed::feed_page))
+        .route("/follows", post(social::follow))
+        .route("/follows/remove", post(social::unfollow))
+        .route("/interact/{action}", post(social::interact))
+        .route("/users/{name}", get(profile::user_page))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/shops/{handle}", get(storefront::shop_page))
         .route("/shops/{handle}/feed.atom", get(feed::shop_feed))

@@ -10,14 +10,17 @@ use serde::Deserialize;
 use crate::domain::catalog::{service, Product, ProductFilter, Shop};
 use crate::domain::ids::ProductId;
 use crate::domain::markdown::plain_excerpt;
+use crate::domain::social::FollowState;
 use crate::error::Error;
+use crate::federation::social;
 use crate::server::AppState;
 use crate::urls::Urls;
 use crate::web::ctx::Visitor;
-use crate::web::errors::WebResult;
+use crate::web::errors::{WebError, WebResult};
 use crate::web::i18n::Lang;
-use crate::web::render::{cached, public_page, to_html, Chrome, HTML};
+use crate::web::render::{cached, private_page, public_page, to_html, Chrome, HTML};
 use crate::web::seo::{self, Meta};
+use crate::web::social_views::{FollowButton, Interact, ReplyItem};
 use crate::web::views::{
     page_number, price_text, status_label, CardView, ImgView, Pager, ShopView,
 };
@@ -113,6 +116,12 @@ struct ShopPage {
     total: i64,
     pager: Pager,
     can_manage: bool,
+    /// The shop's ActivityPub id (also its page URL).
+    ap_id: String,
+    followers: i64,
+    signed_in: bool,
+    /// For signed-in visitors.
+    follow: Option<FollowButton>,
 }
 
 pub async fn shop_page(
@@ -163,9 +172,20 @@ async fn listing(
         Some(t) => Urls::tag_path(&shop.handle, t),
         None => Urls::shop_path(&shop.handle),
     };
+    let ap_id = state.urls.shop(&shop.handle);
+    let followers =
+        crate::db::follows::count(&state.store, &ap_id, true, FollowState::Accepted).await?;
+    let follow = match &v.user {
+        Some(u) => Some(FollowButton::of(&state, u, &ap_id, &base).await?),
+        None => None,
+    };
     let t = v.lang;
     let tpl = ShopPage {
         t,
+        ap_id,
+        followers,
+        signed_in: v.user.is_some(),
+        follow,
         c: Chrome::public(&v),
         og: seo::shop_open_graph(&state.urls, &shop),
         tags: tags
@@ -194,8 +214,9 @@ async fn listing(
     Ok(public_page(&state, &v, generation, HTML, to_html(&tpl)?))
 }
 
-/// `/@handle` -> `/shops/handle`, the address people type after seeing `@handle@host`.
-pub async fn at_handle(Path(at): Path<String>) -> WebResult {
+/// `/@name` -> `/shops/name` or, for a member, `/users/name`: the address people type after
+/// seeing `@name@host`.
+pub async fn at_handle(State(state): State<AppState>, Path(at): Path<String>) -> WebResult {
     let Some(handle) = at.strip_prefix('@') else {
         return Err(Error::not_found("page").into());
     };
@@ -206,7 +227,18 @@ pub async fn at_handle(Path(at): Path<String>) -> WebResult {
     if !valid {
         return Err(Error::not_found("shop").into());
     }
-    let location = Urls::shop_path(&handle.to_ascii_lowercase());
+    let name = handle.to_ascii_lowercase();
+    let is_member = crate::db::shops::by_handle(&state.store, &name)
+        .await?
+        .is_none()
+        && crate::db::users::by_username(&state.store, &name)
+            .await?
+            .is_some();
+    let location = if is_member {
+        Urls::user_path(&name)
+    } else {
+        Urls::shop_path(&name)
+    };
     Ok((
         StatusCode::MOVED_PERMANENTLY,
         [(header::LOCATION, location)],
@@ -286,6 +318,14 @@ struct ProductPage {
     og: Vec<Meta>,
     json_ld: String,
     can_manage: bool,
+    /// The product's ActivityPub id.
+    ap_id: String,
+    likes: i64,
+    boosts: i64,
+    replies: Vec<ReplyItem>,
+    signed_in: bool,
+    /// Buttons and reply form, for signed-in visitors on published products.
+    interact: Option<Interact>,
 }
 
 pub async fn product_page(
@@ -307,17 +347,64 @@ pub async fn product_page(
         )
             .into_response());
     }
-    let tpl = ProductPage {
+    let tpl = product_view(&state, &v, &shop, &product, None).await?;
+    Ok(public_page(&state, &v, generation, HTML, to_html(&tpl)?))
+}
+
+/// The product page again, with a reply that was not accepted (`(text, message)`), for a
+/// signed-in visitor.
+pub async fn product_page_with_draft(
+    state: &AppState,
+    v: &Visitor,
+    shop: &Shop,
+    product: &Product,
+    draft: (String, String),
+) -> WebResult {
+    let tpl = product_view(state, v, shop, product, Some(draft)).await?;
+    private_page(StatusCode::UNPROCESSABLE_ENTITY, v, &tpl)
+}
+
+async fn product_view(
+    state: &AppState,
+    v: &Visitor,
+    shop: &Shop,
+    product: &Product,
+    draft: Option<(String, String)>,
+) -> Result<ProductPage, WebError> {
+    let ap_id = state.urls.product(&shop.handle, &product.id);
+    let (counts, replies) = social::interactions(state, &ap_id).await?;
+    let path = Urls::product_path(&shop.handle, &product.id);
+    let mut interact = match &v.user {
+        Some(u) if product.is_public() => {
+            let mut i = Interact::of(state, u, &ap_id, &path, "product").await?;
+            i.reply_back = format!("{path}#replies");
+            Some(i)
+        }
+        _ => None,
+    };
+    if let (Some(i), Some((text, message))) = (interact.as_mut(), draft) {
+        i.draft = text;
+        i.error = Some(message);
+    }
+    Ok(ProductPage {
         t: v.lang,
-        c: Chrome::public(&v),
-        og: seo::product_open_graph(&state.urls, &shop, &product),
-        json_ld: seo::product_json_ld(&state.urls, &shop, &product),
+        c: Chrome::public(v),
+        og: seo::product_open_graph(&state.urls, shop, product),
+        json_ld: seo::product_json_ld(&state.urls, shop, product),
         can_manage: v
             .user
             .as_ref()
-            .is_some_and(|u| service::can_manage(u, &shop)),
-        p: ProductView::of(v.lang, &shop, &product),
-        shop: ShopView::of(&shop, &state.settings.domain),
-    };
-    Ok(public_page(&state, &v, generation, HTML, to_html(&tpl)?))
+            .is_some_and(|u| service::can_manage(u, shop)),
+        p: ProductView::of(v.lang, shop, product),
+        shop: ShopView::of(shop, &state.settings.domain),
+        ap_id,
+        likes: counts.likes,
+        boosts: counts.announces,
+        replies: replies
+            .into_iter()
+            .map(|r| ReplyItem::of(state, r))
+            .collect(),
+        signed_in: v.user.is_some(),
+        interact,
+    })
 }

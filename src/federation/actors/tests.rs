@@ -1,0 +1,81 @@
+//! The shop actor document is snapshot-tested (`tests/fixtures/snapshots/shop_actor.json`;
+//! `UPDATE_SNAPSHOTS=1` rewrites it) and round-trips through the wire struct and our own
+//! reader of remote actors.
+
+use super::*;
+use crate::domain::catalog::ShopLink;
+use crate::domain::ids::{ShopId, UserId};
+
+const SNAPSHOT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/snapshots/shop_actor.json"
+);
+
+const PEM: &str = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtest\n-----END PUBLIC KEY-----\n";
+
+fn shop() -> Shop {
+    Shop {
+        id: ShopId::from_db("0190a000-0000-7000-8000-000000000001".into()),
+        owner_id: UserId::from_db("0190a000-0000-7000-8000-000000000002".into()),
+        handle: "teashop".into(),
+        name: "Tea Shop".into(),
+        summary: "Fine **tea**".into(),
+        summary_html: "<p>Fine <strong>tea</strong></p>".into(),
+        avatar: None,
+        banner: None,
+        links: vec![ShopLink {
+            label: "Blog".into(),
+            url: "https://blog.example/?a=1&b=<2>".into(),
+        }],
+        manually_approves_followers: true,
+        created_at: 1_790_000_000_000,
+        updated_at: 1_790_000_000_000,
+    }
+}
+
+#[test]
+fn the_shop_actor_matches_its_snapshot() {
+    let doc = shop_actor_doc(&Urls::new("https://shop.example"), &shop(), PEM.into());
+    let actual = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(SNAPSHOT, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(SNAPSHOT).expect("snapshot file");
+    assert_eq!(
+        actual, expected,
+        "run with UPDATE_SNAPSHOTS=1 after an intended change"
+    );
+}
+
+#[test]
+fn the_shop_actor_round_trips() {
+    let doc = shop_actor_doc(&Urls::new("https://shop.example"), &shop(), PEM.into());
+    let value = serde_json::to_value(&doc).unwrap();
+    let back: Actor = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(back, doc);
+    let remote = parse_remote_actor(&value, 5).unwrap();
+    assert_eq!(remote.id, "https://shop.example/shops/teashop");
+    assert_eq!(remote.kind, "Organization");
+    assert_eq!(remote.handle(), "@teashop@shop.example");
+    assert_eq!(
+        remote.shared_inbox.as_deref(),
+        Some("https://shop.example/inbox")
+    );
+    assert_eq!(remote.key_id, "https://shop.example/shops/teashop#main-key");
+    assert_eq!(remote.public_key_pem, PEM);
+    assert!(doc.attachment[0].value.contains("b=&lt;2&gt;"));
+}
+
+#[test]
+fn actors_that_point_elsewhere_are_refused() {
+    let doc = shop_actor_doc(&Urls::new("https://shop.example"), &shop(), PEM.into());
+    let mut v = serde_json::to_value(&doc).unwrap();
+    v["inbox"] = serde_json::json!("https://evil.example/inbox");
+    assert!(parse_remote_actor(&v, 0).is_err());
+    let mut v = serde_json::to_value(&doc).unwrap();
+    v["type"] = serde_json::json!("Note");
+    assert!(parse_remote_actor(&v, 0).is_err());
+    let mut v = serde_json::to_value(&doc).unwrap();
+    v["publicKey"]["id"] = serde_json::json!("https://evil.example/key");
+    assert!(parse_remote_actor(&v, 0).is_err());
+}
