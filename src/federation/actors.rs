@@ -322,6 +322,8 @@ pub async fn actor_for_key(state: &AppState, key_id: &str, refresh: bool) -> Res
 pub fn fetch_error(e: FetchError) -> crate::error::Error {
     match e {
         FetchError::Gone(u) => crate::error::Error::not_found_msg(format!("{u} is gone")),
+        // Our own rules refused the URL (scheme, port, private address): the input is wrong.
+        e @ FetchError::Refused(..) => crate::error::Error::bad_request(e.to_string()),
         other => crate::error::Error::bad_gateway(other.to_string()),
     }
 }

@@ -152,10 +152,9 @@ async fn handle(
         our_host: &state.settings.domain,
         now: now_ms() / 1000,
     };
-    let sig = match signatures::precheck(&pre) {
-        Ok(s) => s,
-        Err(e) => return reject(StatusCode::UNAUTHORIZED, e),
-    };
+    if let Err(e) = signatures::precheck(&pre) {
+        return reject(StatusCode::UNAUTHORIZED, e);
+    }
     let activity: Value = match serde_json::from_slice(body) {
         Ok(v @ Value::Object(_)) => v,
         _ => return reject(StatusCode::BAD_REQUEST, "the body is not a JSON object"),
@@ -190,7 +189,6 @@ async fn handle(
             return StatusCode::ACCEPTED.into_response();
         }
     }
-    let _ = sig;
     let signer = match verify_request(state, method, uri, headers, Some(body)).await {
         Ok(s) => s,
         Err(e) => return reject(StatusCode::UNAUTHORIZED, e),

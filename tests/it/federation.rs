@@ -393,3 +393,28 @@ async fn bad_targets_are_clear_errors() {
     let (_, list) = a.get("/api/v1/follows", Some(&bob)).await;
     assert_eq!(list["items"], json!([]));
 }
+
+#[tokio::test]
+async fn without_dev_federation_loopback_and_plain_http_are_refused() {
+    let target = TestApp::spawn_federating().await;
+    target.seller_with_shop("alice", "teashop").await;
+    let strict = TestApp::spawn().await;
+    let (_, bob) = strict.user("bob", Role::Member).await;
+    for t in [
+        format!("@teashop@{}", target.domain()),
+        target.state.urls.shop("teashop"),
+        "https://localhost/users/x".to_string(),
+        "https://10.0.0.1/users/x".to_string(),
+    ] {
+        let (s, body) = strict
+            .post("/api/v1/follows", Some(&bob), json!({"target": t}))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{t}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("refused"),
+            "{body}"
+        );
+    }
+    let (_, list) = strict.get("/api/v1/follows", Some(&bob)).await;
+    assert_eq!(list["items"], json!([]));
+}
