@@ -4,6 +4,7 @@
 mod api_products;
 mod api_shops;
 mod cli;
+mod discovery;
 mod federation;
 mod inbox;
 mod media;
