@@ -109,7 +109,9 @@ CREATE TABLE outbox_events (
     subject TEXT NOT NULL,
     payload TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    processed_at BIGINT
+    processed_at BIGINT,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT
 );
 CREATE INDEX outbox_events_pending ON outbox_events (processed_at, id);
 

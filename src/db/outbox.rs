@@ -58,6 +58,28 @@ pub async fn pending_events(store: &Store, limit: i64) -> Result<Vec<EventRow>> 
         .collect()
 }
 
+/// Records a failed attempt at an event; after `give_up_after` attempts it is set aside
+/// (processed, with its last error kept for the admin).
+pub async fn event_failed(
+    store: &Store,
+    id: &str,
+    error: &str,
+    give_up_after: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox_events SET attempts = attempts + 1, last_error = $2, \
+         processed_at = CASE WHEN attempts + 1 >= $3 THEN $4 ELSE NULL END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(give_up_after)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
 pub async fn mark_event_processed(tx: &mut Tx, id: &str, now: i64) -> Result<()> {
     sqlx::query("UPDATE outbox_events SET processed_at = $2 WHERE id = $1")
         .bind(id)

@@ -41,18 +41,44 @@ pub async fn process_pending(state: &AppState) -> Result<usize> {
     let events = outbox::pending_events(&state.store, 50).await?;
     let n = events.len();
     for ev in events {
-        let event = Event::from_stored(&ev.kind, &ev.subject, &ev.payload);
-        let mut tx = state.store.begin().await?;
-        if let Some(event) = event {
-            apply(state, &mut tx, &event).await?;
+        if let Err(e) = process_one(state, &ev).await {
+            tracing::warn!(error = ?e, event = %ev.id, kind = %ev.kind, "could not federate a change");
+            outbox::event_failed(
+                &state.store,
+                &ev.id,
+                &e.to_string(),
+                MAX_EVENT_ATTEMPTS,
+                now_ms(),
+            )
+            .await?;
         }
-        outbox::mark_event_processed(&mut tx, &ev.id, now_ms()).await?;
-        tx.commit().await?;
     }
     if n > 0 {
         state.federation.delivery_wake.notify_one();
     }
     Ok(n)
+}
+
+/// Attempts per event before it is set aside with its error.
+const MAX_EVENT_ATTEMPTS: i64 = 10;
+
+async fn process_one(state: &AppState, ev: &outbox::EventRow) -> Result<()> {
+    let event = Event::from_stored(&ev.kind, &ev.subject, &ev.payload);
+    // Anything that writes outside the transaction (making a key) happens before it opens:
+    // on SQLite a second writer would wait for this transaction, which waits for it.
+    if let Some(Event::ShopChanged { shop_id }) = &event {
+        if let Ok(shop) = service::shop_by_id(&state.store, &ShopId::from_db(shop_id.clone())).await
+        {
+            super::keys::public_pem(&state.store, &state.urls.shop(&shop.handle)).await?;
+        }
+    }
+    let mut tx = state.store.begin().await?;
+    if let Some(event) = event {
+        apply(state, &mut tx, &event).await?;
+    }
+    outbox::mark_event_processed(&mut tx, &ev.id, now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn apply(state: &AppState, tx: &mut Tx, event: &Event) -> Result<()> {
@@ -145,12 +171,12 @@ async fn apply(state: &AppState, tx: &mut Tx, event: &Event) -> Result<()> {
             else {
                 return Ok(());
             };
-            let actor_doc = super::actors::shop_actor(state, &shop).await?;
-            let actor = actor_doc.id.clone();
+            let actor = state.urls.shop(&shop.handle);
             let inboxes = db::follows::follower_inboxes(&state.store, &actor).await?;
             if inboxes.is_empty() {
                 return Ok(());
             }
+            let actor_doc = super::actors::shop_actor(state, &shop).await?;
             let mut object =
                 serde_json::to_value(&actor_doc).map_err(crate::error::Error::internal)?;
             if let Some(o) = object.as_object_mut() {

@@ -75,6 +75,23 @@ async fn a_member_elsewhere_follows_a_shop_and_sees_its_products_come_and_go() {
         .unwrap();
     assert_eq!(f.state, FollowState::Accepted);
 
+    // A profile edit reaches the follower's instance as Update(actor).
+    let (s, b) = shop_app
+        .patch(
+            "/api/v1/shops/teashop",
+            Some(&seller),
+            json!({"name": "Tea Shop Deluxe"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    eventually("the profile update", || async {
+        let a = fedishop::db::remote_actors::by_id(&member_app.state.store, &shop_id)
+            .await
+            .unwrap()?;
+        (a.name == "Tea Shop Deluxe").then_some(())
+    })
+    .await;
+
     // Publish: the product reaches the member's feed with structured price and stock.
     let p = shop_app
         .product(
