@@ -248,11 +248,8 @@ pub async fn run(base_port: u16) -> anyhow::Result<()> {
     println!();
     println!("  every password: {DEMO_PASSWORD}");
     println!(
-        "  try: follow @teashop@{} from Cleo's /feed page, like and reply to a product,",
-        tea.settings.domain
-    );
-    println!(
-        "       then see the reply on {}/shops/teashop",
+        "  try: sign in as cleo, like and reply to a product on her /feed page, then see the \
+         reply on {}/shops/teashop",
         tea.urls.base()
     );
     println!();

@@ -34,6 +34,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Call after any write that changes what pages show or what followers must hear: drops
+    /// cached pages and wakes the federation outbox worker.
+    pub fn changed(&self) {
+        self.page_cache.clear();
+        self.federation.changed();
+    }
+
     pub fn new(store: Store, settings: Settings) -> AppState {
         AppState {
             federation: Arc::new(crate::federation::Federation::new(

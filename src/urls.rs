@@ -1,5 +1,5 @@
-//! Mints every public URL in one place. The same URLs will serve ActivityPub JSON to servers
-//! (content negotiation), so these are also the future ActivityPub ids; parse them back here too.
+//! Mints every public URL in one place. The same URLs serve ActivityPub JSON to servers
+//! (content negotiation), so these are also the ActivityPub ids; they are parsed back here too.
 
 use crate::domain::ids::ProductId;
 

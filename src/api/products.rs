@@ -45,7 +45,7 @@ pub async fn create(
     let product =
         service::create_product(&state.store, &user, &handle, form, ProductStatus::Published)
             .await?;
-    state.page_cache.clear();
+    state.changed();
     let shop = service::shop_by_id(&state.store, &product.shop_id).await?;
     Ok((
         StatusCode::CREATED,
@@ -140,7 +140,7 @@ pub async fn update(
     };
     f.finish()?;
     let product = service::update_product(&state.store, &user, &id, changes).await?;
-    state.page_cache.clear();
+    state.changed();
     let shop = service::shop_by_id(&state.store, &product.shop_id).await?;
     Ok(Json(ProductDto::new(&state.urls, &shop.handle, &product)))
 }
@@ -152,6 +152,6 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     service::delete_product(&state.store, &user, &parse_id(&id)?).await?;
-    state.page_cache.clear();
+    state.changed();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,7 +29,7 @@ pub async fn create(
     };
     f.finish()?;
     let shop = service::create_shop(&state.store, &user, form).await?;
-    state.page_cache.clear();
+    state.changed();
     Ok((StatusCode::CREATED, Json(ShopDto::new(&state.urls, &shop))))
 }
 
@@ -79,6 +79,6 @@ pub async fn update(
     };
     f.finish()?;
     let shop = service::update_shop(&state.store, &user, &handle, changes).await?;
-    state.page_cache.clear();
+    state.changed();
     Ok(Json(ShopDto::new(&state.urls, &shop)))
 }

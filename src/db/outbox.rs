@@ -305,3 +305,19 @@ pub async fn find_activity(
     .fetch_optional(store.pool())
     .await?)
 }
+
+/// Removes one of our activities (a withdrawn boost leaves the outbox); queued deliveries of
+/// it are dropped with it.
+pub async fn delete_activity(store: &Store, id: &str) -> Result<()> {
+    let mut tx = store.begin().await?;
+    sqlx::query("DELETE FROM deliveries WHERE activity_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM activities WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -297,17 +297,26 @@ pub async fn actor_for_key(state: &AppState, key_id: &str, refresh: bool) -> Res
     let actor = match remote_actor(state, actor_url, true).await {
         Ok(a) => a,
         Err(_) => {
-            // A separate key document (or GoToSocial's `…/main-key`): read its owner.
+            // A separate key document, or GoToSocial's `…/main-key`, which answers with a stub
+            // whose id is the actor's: read the owner (top level or in `publicKey`) and fetch
+            // that actor properly. The owner must live on the key's host.
             let fed = &state.federation;
             let signer = fed.instance_key(state).await?;
             let doc = fed
                 .client
-                .get_object(actor_url, &signer)
+                .get_key_document(key_id, &signer)
                 .await
                 .map_err(fetch_error)?;
             let owner = str_of(&doc, "owner")
+                .or_else(|| doc.get("publicKey").and_then(|k| str_of(k, "owner")))
                 .ok_or_else(|| crate::error::Error::bad_request("key without owner"))?
                 .to_string();
+            let same_host = |u: &str| url::Url::parse(u).ok().and_then(|u| authority(&u));
+            if same_host(&owner).is_none() || same_host(&owner) != same_host(key_id) {
+                return Err(crate::error::Error::bad_request(
+                    "the key's owner is on another host",
+                ));
+            }
             remote_actor(state, &owner, true).await?
         }
     };

@@ -89,8 +89,9 @@ async fn outbox_for(
             v
         })
         .collect();
+    // The items lose their own @context: the page declares the product terms for them.
     let mut doc = json!({
-        "@context": AS_CONTEXT,
+        "@context": super::protocol::note_context(),
         "id": format!("{id}?page={page}"),
         "type": "OrderedCollectionPage",
         "partOf": id,
@@ -256,6 +257,98 @@ pub async fn user_following(
         },
     )
     .await
+}
+
+/// `GET /actor/outbox`, `/actor/followers`, `/actor/following`: the instance actor's
+/// collections (empty: it only signs fetches and speaks for the server).
+pub async fn instance_outbox(
+    State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let actor = Some(state.urls.instance_actor());
+    outbox_for(
+        &state,
+        actor,
+        q.page,
+        Req {
+            method,
+            uri,
+            headers,
+        },
+    )
+    .await
+}
+
+pub async fn instance_followers(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let actor = Some(state.urls.instance_actor());
+    count_collection(
+        &state,
+        actor,
+        true,
+        Req {
+            method,
+            uri,
+            headers,
+        },
+    )
+    .await
+}
+
+pub async fn instance_following(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let actor = Some(state.urls.instance_actor());
+    count_collection(
+        &state,
+        actor,
+        false,
+        Req {
+            method,
+            uri,
+            headers,
+        },
+    )
+    .await
+}
+
+/// `GET /users/{name}/notes/{id}` (a member's reply) and `…/activity` (its Create).
+pub async fn user_note(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = require_signature(&state, &method, &uri, &headers).await {
+        return resp;
+    }
+    let url = state.urls.absolute(uri.path());
+    let (activity_id, whole) = match url.strip_suffix("/activity") {
+        Some(_) => (url.clone(), true),
+        None => (format!("{url}/activity"), false),
+    };
+    let Ok(Some(body)) = outbox::public_activity(&state.store, &activity_id).await else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Ok(mut activity) = serde_json::from_str::<Value>(&body) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if whole {
+        return activity_json(activity);
+    }
+    let mut note = activity["object"].take();
+    note["@context"] = json!(AS_CONTEXT);
+    activity_json(note)
 }
 
 /// `GET /shops/{handle}/products/{id}/replies`: ids of the replies we hold.

@@ -1,7 +1,7 @@
 //! The delivery worker: sends due rows of `deliveries` as signed POSTs (signed at send time,
 //! re-signed on every retry), a few at once, and records the outcome. Temporary failures are
-//! retried with exponential backoff for about two days; permanent ones (4xx, refused URLs)
-//! stop at once.
+//! retried with exponential backoff for about two and a half days; permanent ones (most 4xx,
+//! refused URLs) stop at once.
 
 use std::time::Duration;
 
@@ -15,8 +15,8 @@ use crate::server::AppState;
 
 /// Deliveries sent in parallel.
 const CONCURRENCY: usize = 8;
-/// Attempts before giving up (the last one about 2 days after the first).
-pub const MAX_ATTEMPTS: i64 = 12;
+/// Attempts before giving up (the last one about 65 hours after the first).
+pub const MAX_ATTEMPTS: i64 = 14;
 
 /// Runs until `shutdown` turns true.
 pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {

@@ -48,10 +48,12 @@ impl FetchError {
     pub fn is_temporary(&self) -> bool {
         match self {
             FetchError::Network(..) => true,
+            // 401: the receiver could not fetch our key just now (Mastodon answers so).
             FetchError::Status(_, s) => {
                 s.is_server_error()
                     || *s == StatusCode::TOO_MANY_REQUESTS
                     || *s == StatusCode::REQUEST_TIMEOUT
+                    || *s == StatusCode::UNAUTHORIZED
             }
             _ => false,
         }
@@ -226,6 +228,19 @@ impl Client {
             ));
         }
         Ok(doc)
+    }
+
+    /// GETs the document behind a key id (fragment dropped). Unlike `get_object` its `id` may
+    /// differ from the URL (GoToSocial serves its actor stub at `…/main-key`); callers must
+    /// only read the key's owner from it and fetch that actor with `get_object`.
+    pub async fn get_key_document(
+        &self,
+        key_id: &str,
+        signer: &SigningKey,
+    ) -> Result<serde_json::Value, FetchError> {
+        let url = key_id.split('#').next().unwrap_or(key_id);
+        let (final_url, body) = self.get(url, AP_ACCEPT, signer, true).await?;
+        serde_json::from_slice(&body).map_err(|_| FetchError::BadJson(final_url))
     }
 
     /// GETs a JSON document (WebFinger, NodeInfo) without the ActivityPub type check.

@@ -67,6 +67,14 @@ pub fn routes() -> Router<AppState> {
         .route("/nodeinfo/2.0", get(discovery::nodeinfo_20))
         .route("/nodeinfo/2.1", get(discovery::nodeinfo_21))
         .route("/actor", get(negotiate::instance_actor))
+        .route("/actor/outbox", get(collections::instance_outbox))
+        .route("/actor/followers", get(collections::instance_followers))
+        .route("/actor/following", get(collections::instance_following))
+        .route("/users/{name}/notes/{id}", get(collections::user_note))
+        .route(
+            "/users/{name}/notes/{id}/activity",
+            get(collections::user_note),
+        )
         .route("/inbox", post(inbox::shared_inbox).layer(inbox_limit()))
         .route(
             "/shops/{handle}/inbox",

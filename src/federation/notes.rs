@@ -6,8 +6,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::protocol::{
-    self, id_of, many, str_of, type_of, CollectionRef, Hashtag, ImageObject, Intent,
-    InteractionPolicy, ProductNote, Quantity, QuotePolicy, PUBLIC,
+    self, id_of, many, str_of, type_of, CollectionRef, Hashtag, ImageObject, Intent, ProductNote,
+    Quantity, PUBLIC,
 };
 use crate::domain::catalog::{Product, Shop};
 use crate::domain::markdown::{self, escape_html};
@@ -109,11 +109,6 @@ pub fn product_note(urls: &Urls, shop: &Shop, p: &Product) -> ProductNote {
             kind: "Collection".into(),
             total_items: 0,
         },
-        interaction_policy: InteractionPolicy {
-            can_quote: QuotePolicy {
-                automatic_approval: PUBLIC.into(),
-            },
-        },
         purpose: "offer".into(),
         publishes: Intent {
             kind: "Intent".into(),
@@ -130,6 +125,7 @@ pub fn product_note(urls: &Urls, shop: &Shop, p: &Product) -> ProductNote {
             available_quantity: None,
         },
         product_name: p.title.clone(),
+        product_description: excerpt.clone(),
         price: p.price.amount_string(),
         price_currency: p.price.currency.code.into(),
         availability: if in_stock {
@@ -187,7 +183,11 @@ pub fn parse_remote_product(note: &Value, actor: &str) -> Option<RemoteProduct> 
             _ => None,
         })
         .map(|n| n.max(0));
-    let content = markdown::sanitize(&clip(str_of(note, "content").unwrap_or(""), 20_000));
+    // The plain description when the shop gives one (fedishop does), else the whole post.
+    let content = match str_of(note, "productDescription") {
+        Some(d) => format!("<p>{}</p>", escape_html(&clip(d.trim(), 2_000))),
+        None => markdown::sanitize(&clip(str_of(note, "content").unwrap_or(""), 20_000)),
+    };
     let title = str_of(note, "productName")
         .or_else(|| str_of(note, "name"))
         .map(|t| clip(t.trim(), 200))

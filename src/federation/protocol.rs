@@ -29,7 +29,7 @@ pub fn actor_context() -> Value {
 }
 
 /// `@context` of product notes: AS2 plus the declared machine-layer terms (FEP-0837 /
-/// Valueflows, a few schema.org terms, GoToSocial's interaction policy).
+/// Valueflows and a few schema.org terms).
 pub fn note_context() -> Value {
     json!([
         AS_CONTEXT,
@@ -49,14 +49,11 @@ pub fn note_context() -> Value {
             "hasUnit": "om2:hasUnit",
             "hasNumericalValue": "om2:hasNumericalValue",
             "productName": "schema:name",
+            "productDescription": "schema:description",
             "price": "schema:price",
             "priceCurrency": "schema:priceCurrency",
             "sku": "schema:sku",
-            "availability": {"@id": "schema:availability", "@type": "@id"},
-            "gts": "https://gotosocial.org/ns#",
-            "interactionPolicy": {"@id": "gts:interactionPolicy", "@type": "@id"},
-            "canQuote": {"@id": "gts:canQuote", "@type": "@id"},
-            "automaticApproval": {"@id": "gts:automaticApproval", "@type": "@id"}
+            "availability": {"@id": "schema:availability", "@type": "@id"}
         }
     ])
 }
@@ -160,18 +157,6 @@ pub struct Intent {
     pub available_quantity: Option<Quantity>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QuotePolicy {
-    pub automatic_approval: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InteractionPolicy {
-    pub can_quote: QuotePolicy,
-}
-
 /// A reference to a collection with its size.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -205,11 +190,12 @@ pub struct ProductNote {
     pub attachment: Vec<ImageObject>,
     pub tag: Vec<Hashtag>,
     pub replies: CollectionRef,
-    pub interaction_policy: InteractionPolicy,
     pub purpose: String,
     pub publishes: Intent,
     pub reciprocal: Intent,
     pub product_name: String,
+    /// Plain-text excerpt of the description (the `content` also carries title, price, links).
+    pub product_description: String,
     pub price: String,
     pub price_currency: String,
     pub availability: String,

@@ -252,7 +252,7 @@ async fn react(
     }
     let id = str_of(a, "id").unwrap_or_default();
     reactions::add(&state.store, id, kind, &signer.id, object, now_ms()).await?;
-    state.page_cache.clear();
+    state.changed();
     Ok(())
 }
 
@@ -280,7 +280,7 @@ async fn create_or_update(
             return Err(Error::forbidden("an actor may only update itself"));
         }
         db::remote_actors::upsert(&state.store, &fresh).await?;
-        state.page_cache.clear();
+        state.changed();
         return Ok(());
     }
     if !on_host(id, &signer.host) {
@@ -302,7 +302,7 @@ async fn create_or_update(
                     return Ok(());
                 }
                 reactions::upsert_reply(&state.store, &reply, now_ms()).await?;
-                state.page_cache.clear();
+                state.changed();
             }
             return Ok(());
         }
@@ -331,7 +331,7 @@ async fn delete(state: &AppState, signer: &RemoteActor, object: &Value) -> Resul
     };
     if id == signer.id {
         db::remote_actors::delete_with_traces(&state.store, &signer.id).await?;
-        state.page_cache.clear();
+        state.changed();
         return Ok(());
     }
     if !on_host(id, &signer.host) {
@@ -341,7 +341,7 @@ async fn delete(state: &AppState, signer: &RemoteActor, object: &Value) -> Resul
     let a = reactions::delete_reply(&state.store, id, &signer.id).await?;
     let b = remote_products::delete(&state.store, id, &signer.id).await?;
     if a || b {
-        state.page_cache.clear();
+        state.changed();
     }
     Ok(())
 }

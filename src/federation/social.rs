@@ -191,7 +191,7 @@ pub async fn follow(state: &AppState, user: &User, input: &str) -> Result<(Targe
     let now = follows::get(&state.store, &me, &target_id)
         .await?
         .map_or(initial, |f| f.state);
-    state.page_cache.clear();
+    state.changed();
     Ok((target, now))
 }
 
@@ -224,7 +224,7 @@ pub async fn unfollow(state: &AppState, user: &User, input: &str) -> Result<()> 
         )
         .await?;
     }
-    state.page_cache.clear();
+    state.changed();
     Ok(())
 }
 
@@ -313,7 +313,7 @@ pub async fn answer_follower(
             send_follow_answer(state, &id, &actor, &f.activity_id, accept).await?;
         }
     }
-    state.page_cache.clear();
+    state.changed();
     Ok(())
 }
 
@@ -436,7 +436,7 @@ pub async fn react(state: &AppState, user: &User, object: &str, kind: ReactionKi
         "cc": cc,
     });
     send_now(state, &activity, &me, object, &inboxes, public).await?;
-    state.page_cache.clear();
+    state.changed();
     Ok(())
 }
 
@@ -462,14 +462,16 @@ pub async fn unreact(
     )
     .await?;
     reactions::remove(&state.store, None, kind, &me, Some(object)).await?;
-    if let (Some((author, Some(inbox))), Some(original_id)) =
-        (product_author(state, object).await?, original)
-    {
-        let mut inboxes = vec![inbox];
+    let author = product_author(state, object).await?;
+    if let (Some((author, inbox)), Some(original_id)) = (author, original) {
+        // Whoever heard the Like or Announce hears its Undo: the remote author, and for a
+        // boost our member's remote followers. The boost leaves the member's outbox.
+        let mut inboxes: Vec<String> = inbox.into_iter().collect();
         if kind == ReactionKind::Announce {
             inboxes.extend(my_follower_inboxes(state, &me).await?);
             inboxes.sort();
             inboxes.dedup();
+            db::outbox::delete_activity(&state.store, &original_id).await?;
         }
         let activity = json!({
             "@context": super::protocol::AS_CONTEXT,
@@ -481,7 +483,7 @@ pub async fn unreact(
         });
         send_now(state, &activity, &me, object, &inboxes, false).await?;
     }
-    state.page_cache.clear();
+    state.changed();
     Ok(())
 }
 
@@ -533,6 +535,7 @@ pub async fn reply(state: &AppState, user: &User, object: &str, text: &str) -> R
             "type": "Note",
             "attributedTo": me,
             "inReplyTo": object,
+            "url": object,
             "published": rfc3339(now),
             "to": [PUBLIC],
             "cc": [author, format!("{me}/followers")],
@@ -541,7 +544,7 @@ pub async fn reply(state: &AppState, user: &User, object: &str, text: &str) -> R
         },
     });
     send_now(state, &activity, &me, &note_id, &inboxes, true).await?;
-    state.page_cache.clear();
+    state.changed();
     Ok(reply)
 }
 

@@ -112,7 +112,7 @@ pub async fn add_user(State(state): State<AppState>, v: Visitor, form: FormData)
         };
         match accounts::create_user(&state.store, input).await {
             Ok(_) => {
-                state.page_cache.clear();
+                state.changed();
                 return Ok(see_other("/admin/users"));
             }
             Err(e) => merge_validation(&mut problems, Err(e))?,

@@ -223,7 +223,7 @@ async fn create_account(
     };
     match created {
         Ok(user) => {
-            state.page_cache.clear();
+            state.changed();
             sign_in(state, &mut v, &user).await
         }
         Err(e) if e.kind == ErrorKind::Validation => {

@@ -287,7 +287,7 @@ pub async fn create_shop(
     if problems.is_empty() {
         match service::create_shop(&state.store, user, input).await {
             Ok(shop) => {
-                state.page_cache.clear();
+                state.changed();
                 return Ok(see_other(&format!("/dashboard/shops/{}", shop.handle)));
             }
             Err(e) => merge_validation(&mut problems, Err(e))?,
@@ -365,7 +365,7 @@ pub async fn update_shop(
     if problems.is_empty() {
         match service::update_shop(&state.store, user, &shop.handle, changes).await {
             Ok(shop) => {
-                state.page_cache.clear();
+                state.changed();
                 return Ok(see_other(&format!("/dashboard/shops/{}", shop.handle)));
             }
             Err(e) => merge_validation(&mut problems, Err(e))?,

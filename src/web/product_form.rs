@@ -271,7 +271,7 @@ where
     if problems.is_empty() {
         match save(built.form.clone()).await {
             Ok(_) => {
-                state.page_cache.clear();
+                state.changed();
                 return Ok(see_other(&format!("/dashboard/shops/{}", shop.handle)));
             }
             Err(e) => merge_validation(&mut problems, Err(e))?,
@@ -350,7 +350,7 @@ async fn act(state: AppState, v: Visitor, id: String, form: FormData, action: Ac
         }
         Action::Delete => service::delete_product(&state.store, user, &product.id).await?,
     }
-    state.page_cache.clear();
+    state.changed();
     Ok(see_other(&format!("/dashboard/shops/{}", shop.handle)))
 }
 

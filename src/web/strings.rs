@@ -114,6 +114,11 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
         "公开：所有人都能看到。支持 Markdown。",
     ),
     ("social.sign_in", "Sign in to like, boost or reply.", "登录后即可喜欢、转发或回复。"),
+    (
+        "social.from_elsewhere",
+        "On Mastodon or another fediverse server? Search there for this address to like, boost or reply:",
+        "在 Mastodon 或其他联邦宇宙服务器上？在那里搜索这个地址即可喜欢、转发或回复：",
+    ),
     ("followers.heading", "Followers", "关注者"),
     ("followers.pending", "Follow requests", "关注申请"),
     ("followers.no_pending", "No requests waiting.", "没有待处理的申请。"),

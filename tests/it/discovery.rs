@@ -215,6 +215,16 @@ async fn one_url_serves_a_page_to_people_and_an_actor_to_servers() {
         .unwrap();
     assert_eq!(inst["type"], "Application");
     assert_eq!(inst["preferredUsername"], app.domain());
+    for c in ["outbox", "followers", "following"] {
+        let url = inst[c]
+            .as_str()
+            .unwrap()
+            .strip_prefix(&app.base)
+            .unwrap()
+            .to_string();
+        let resp = get(&app, &url, "application/activity+json").await;
+        assert_eq!(resp.status(), StatusCode::OK, "{c}");
+    }
     // Outbox: the Create of the product, paged.
     let outbox: Value = get(&app, "/shops/teashop/outbox", "application/activity+json")
         .await

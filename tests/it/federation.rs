@@ -164,6 +164,20 @@ async fn a_member_elsewhere_follows_a_shop_and_sees_its_products_come_and_go() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
+    // The reply is a note of its own, fetchable by id.
+    let reply_id = b["id"].as_str().unwrap().to_string();
+    let note: Value = member_app
+        .client
+        .get(&reply_id)
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(note["type"], "Note");
+    assert_eq!(note["inReplyTo"], product_id.as_str());
     eventually("likes, boosts and the reply at the shop", || async {
         let c = reactions::counts(&shop_app.state.store, &product_id)
             .await

@@ -434,3 +434,81 @@ async fn authorized_fetch_requires_signed_gets_except_for_the_instance_actor() {
         .unwrap();
     assert_eq!(signed.status(), StatusCode::OK);
 }
+
+/// Serves a fixture actor on loopback (its host rewritten to the server's address), the way
+/// its software does: Mastodon's key is a fragment of the actor; GoToSocial's `…/main-key`
+/// answers with a stub whose id is the actor's. Returns the actor with its key.
+async fn serve_fixture_actor(software: &'static str, host: &str) -> Remote {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let text = read(software, "actor.json").replace(&format!("https://{host}"), &base);
+    let actor: Value = serde_json::from_str(&text).unwrap();
+    let path = actor["id"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&base)
+        .unwrap()
+        .to_string();
+    let stub = json!({
+        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+        "id": actor["id"],
+        "type": actor["type"],
+        "publicKey": actor["publicKey"],
+    });
+    let doc = actor.clone();
+    let key_path = format!("{path}/main-key");
+    let app = axum::Router::new()
+        .route(
+            &path,
+            axum::routing::get(move || {
+                let d = doc.clone();
+                async move {
+                    (
+                        [("content-type", "application/activity+json")],
+                        d.to_string(),
+                    )
+                }
+            }),
+        )
+        .route(
+            &key_path,
+            axum::routing::get(move || {
+                let d = stub.clone();
+                async move {
+                    (
+                        [("content-type", "application/activity+json")],
+                        d.to_string(),
+                    )
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let key_id = actor["publicKey"]["id"].as_str().unwrap().to_string();
+    let key = signatures::parse_private_key(&read(software, "private-key.pem")).unwrap();
+    Remote { actor, key_id, key }
+}
+
+#[tokio::test]
+async fn unknown_senders_are_fetched_by_key_id_in_mastodon_and_gotosocial_style() {
+    let app = TestApp::spawn_federating().await;
+    app.seller_with_shop("seller", "teashop").await;
+    let shop = app.state.urls.shop("teashop");
+    for (software, host) in [
+        ("mastodon", "mastodon.example"),
+        ("gotosocial", "gts.example"),
+    ] {
+        let remote = serve_fixture_actor(software, host).await;
+        let base = remote.id().split("/users/").next().unwrap().to_string();
+        let text = read(software, "follow.json").replace(&format!("https://{host}"), &base);
+        let follow = fill(&text, &app, "");
+        let status = post_signed(&app, &remote, &follow, Post::default()).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{software}");
+        assert!(
+            follows::get(&app.state.store, remote.id(), &shop)
+                .await
+                .unwrap()
+                .is_some(),
+            "{software}"
+        );
+    }
+}
