@@ -60,9 +60,12 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
+                        // Per connection. The journal mode is a property of the file, set
+                        // once below: asking for it on every new connection needs a lock
+                        // and fails with "database is locked" while others write.
                         conn.execute(
-                            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                            "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON;",
                         )
                         .await?;
                     }
@@ -71,6 +74,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
         Ok(Store { pool, backend })
     }
 

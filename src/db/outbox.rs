@@ -269,13 +269,15 @@ pub async fn set_federated_object(
 
 /// Claims an incoming activity id; false when it was handled before.
 pub async fn claim_inbox_id(store: &Store, id: &str, now: i64) -> Result<bool> {
+    let mut tx = store.begin().await?;
     let r = sqlx::query(
         "INSERT INTO inbox_seen (activity_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind(id)
     .bind(now)
-    .execute(store.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(r.rows_affected() > 0)
 }
 

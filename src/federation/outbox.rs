@@ -62,33 +62,43 @@ pub async fn process_pending(state: &AppState) -> Result<usize> {
 /// Attempts per event before it is set aside with its error.
 const MAX_EVENT_ATTEMPTS: i64 = 10;
 
+/// What one event leads to, worked out before any transaction opens.
+#[derive(Default)]
+struct Plan {
+    /// (object id, actor, reader hash, `live` or `deleted`) to remember.
+    remember: Option<(String, String, String, &'static str)>,
+    /// (activity, actor, object id, inboxes, public) to store and deliver.
+    send: Option<(Value, String, String, Vec<String>, bool)>,
+}
+
 async fn process_one(state: &AppState, ev: &outbox::EventRow) -> Result<()> {
-    let event = Event::from_stored(&ev.kind, &ev.subject, &ev.payload);
-    // Anything that writes outside the transaction (making a key) happens before it opens:
-    // on SQLite a second writer would wait for this transaction, which waits for it.
-    if let Some(Event::ShopChanged { shop_id }) = &event {
-        if let Ok(shop) = service::shop_by_id(&state.store, &ShopId::from_db(shop_id.clone())).await
-        {
-            super::keys::public_pem(&state.store, &state.urls.shop(&shop.handle)).await?;
-        }
-    }
+    // All reads (and making a key) happen first. The transaction below only writes: on SQLite
+    // it holds the write lock, and waiting there for another pooled connection could leave
+    // every connection waiting for that lock.
+    let plan = match Event::from_stored(&ev.kind, &ev.subject, &ev.payload) {
+        Some(event) => plan(state, &event).await?,
+        None => Plan::default(),
+    };
     let mut tx = state.store.begin().await?;
-    if let Some(event) = event {
-        apply(state, &mut tx, &event).await?;
+    if let Some((id, actor, hash, st)) = &plan.remember {
+        outbox::set_federated_object(&mut tx, id, actor, hash, st, now_ms()).await?;
+    }
+    if let Some((activity, actor, object_id, inboxes, public)) = &plan.send {
+        enqueue(&mut tx, activity, actor, object_id, inboxes, *public).await?;
     }
     outbox::mark_event_processed(&mut tx, &ev.id, now_ms()).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn apply(state: &AppState, tx: &mut Tx, event: &Event) -> Result<()> {
+async fn plan(state: &AppState, event: &Event) -> Result<Plan> {
     match event {
         Event::ProductChanged { product_id } => {
             let Some(id) = ProductId::parse(product_id) else {
-                return Ok(());
+                return Ok(Plan::default());
             };
             let Ok(product) = service::product_by_id(&state.store, &id).await else {
-                return Ok(()); // deleted since; its ProductDeleted event follows
+                return Ok(Plan::default()); // deleted since; its ProductDeleted event follows
             };
             let shop = service::shop_by_id(&state.store, &product.shop_id).await?;
             let note = product_note(&state.urls, &shop, &product);
@@ -98,14 +108,14 @@ async fn apply(state: &AppState, tx: &mut Tx, event: &Event) -> Result<()> {
             let hash = reader_hash(&note);
             let kind = if product.is_public() {
                 match &sent {
-                    Some((h, s)) if s == "live" && *h == hash => return Ok(()),
+                    Some((h, s)) if s == "live" && *h == hash => return Ok(Plan::default()),
                     Some((_, s)) if s == "live" => "Update",
                     _ => "Create",
                 }
             } else if live {
                 "Delete"
             } else {
-                return Ok(());
+                return Ok(Plan::default());
             };
             let object = if kind == "Delete" {
                 tombstone(&note.id)
@@ -120,61 +130,49 @@ async fn apply(state: &AppState, tx: &mut Tx, event: &Event) -> Result<()> {
                 v
             };
             let state_after = if kind == "Delete" { "deleted" } else { "live" };
-            outbox::set_federated_object(tx, &note.id, &actor, &hash, state_after, now_ms())
-                .await?;
             let activity = wrap(state, kind, &actor, object, true);
             let inboxes = db::follows::follower_inboxes(&state.store, &actor).await?;
-            enqueue(tx, &activity, &actor, &note.id, &inboxes, true).await
+            Ok(Plan {
+                remember: Some((note.id.clone(), actor.clone(), hash, state_after)),
+                send: Some((activity, actor, note.id, inboxes, true)),
+            })
         }
         Event::ProductDeleted {
             product_id,
             shop_handle,
         } => {
             let Some(id) = ProductId::parse(product_id) else {
-                return Ok(());
+                return Ok(Plan::default());
             };
             let object_id = state.urls.product(shop_handle, &id);
             let actor = state.urls.shop(shop_handle);
             match outbox::federated_object(&state.store, &object_id).await? {
                 Some((hash, s)) if s == "live" => {
-                    outbox::set_federated_object(
-                        tx,
-                        &object_id,
-                        &actor,
-                        &hash,
-                        "deleted",
-                        now_ms(),
-                    )
-                    .await?;
+                    let activity = wrap(state, "Delete", &actor, tombstone(&object_id), true);
+                    let inboxes = db::follows::follower_inboxes(&state.store, &actor).await?;
+                    Ok(Plan {
+                        remember: Some((object_id.clone(), actor.clone(), hash, "deleted")),
+                        send: Some((activity, actor, object_id, inboxes, true)),
+                    })
                 }
-                Some(_) => return Ok(()),
-                None => {
-                    // Never announced: remember the tombstone so fetches answer 410.
-                    return outbox::set_federated_object(
-                        tx,
-                        &object_id,
-                        &actor,
-                        "",
-                        "deleted",
-                        now_ms(),
-                    )
-                    .await;
-                }
+                Some(_) => Ok(Plan::default()),
+                // Never announced: remember the tombstone so fetches answer 410.
+                None => Ok(Plan {
+                    remember: Some((object_id, actor, String::new(), "deleted")),
+                    send: None,
+                }),
             }
-            let activity = wrap(state, "Delete", &actor, tombstone(&object_id), true);
-            let inboxes = db::follows::follower_inboxes(&state.store, &actor).await?;
-            enqueue(tx, &activity, &actor, &object_id, &inboxes, true).await
         }
         Event::ShopChanged { shop_id } => {
             let Ok(shop) =
                 service::shop_by_id(&state.store, &ShopId::from_db(shop_id.clone())).await
             else {
-                return Ok(());
+                return Ok(Plan::default());
             };
             let actor = state.urls.shop(&shop.handle);
             let inboxes = db::follows::follower_inboxes(&state.store, &actor).await?;
             if inboxes.is_empty() {
-                return Ok(());
+                return Ok(Plan::default());
             }
             let actor_doc = super::actors::shop_actor(state, &shop).await?;
             let mut object =
@@ -184,7 +182,10 @@ async fn apply(state: &AppState, tx: &mut Tx, event: &Event) -> Result<()> {
             }
             let mut activity = wrap(state, "Update", &actor, object, false);
             activity["@context"] = protocol::actor_context();
-            enqueue(tx, &activity, &actor, &actor, &inboxes, false).await
+            Ok(Plan {
+                remember: None,
+                send: Some((activity, actor.clone(), actor, inboxes, false)),
+            })
         }
     }
 }
