@@ -1,7 +1,7 @@
 //! The delivery worker: sends due rows of `deliveries` as signed POSTs (signed at send time,
 //! re-signed on every retry), a few at once, and records the outcome. Temporary failures are
-//! retried with exponential backoff for about two and a half days; permanent ones (most 4xx,
-//! refused URLs) stop at once.
+//! retried with exponential backoff for about 53 hours; permanent ones (most 4xx, refused
+//! URLs) stop at once.
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use crate::server::AppState;
 
 /// Deliveries sent in parallel.
 const CONCURRENCY: usize = 8;
-/// Attempts before giving up (the last one about 65 hours after the first).
+/// Attempts before giving up (the last one about 53 hours after the first).
 pub const MAX_ATTEMPTS: i64 = 14;
 
 /// Runs until `shutdown` turns true.
