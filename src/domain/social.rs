@@ -63,6 +63,18 @@ impl FollowState {
     }
 }
 
+impl FollowState {
+    /// Where a new follow of one of our actors starts: accepted at once, unless the followee
+    /// (a shop) approves its followers by hand.
+    pub fn on_request(manually_approves_followers: bool) -> FollowState {
+        if manually_approves_followers {
+            FollowState::Pending
+        } else {
+            FollowState::Accepted
+        }
+    }
+}
+
 /// One follow relationship, by actor ids (local or remote).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Follow {

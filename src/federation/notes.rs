@@ -205,7 +205,10 @@ pub fn parse_remote_product(note: &Value, actor: &str) -> Option<RemoteProduct> 
         .and_then(|u| id_of(u).or_else(|| str_of(u, "href")))
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
         .map(str::to_string);
-    let published = parse_time(str_of(note, "published")).unwrap_or_else(now_ms);
+    // A date in the future would pin the product to the top of every feed.
+    let published = parse_time(str_of(note, "published"))
+        .unwrap_or_else(now_ms)
+        .min(now_ms());
     Some(RemoteProduct {
         id: id.to_string(),
         actor: actor.to_string(),
@@ -239,7 +242,9 @@ pub fn parse_reply(note: &Value, actor: &str, in_reply_to: &str) -> Option<Reply
         in_reply_to: in_reply_to.to_string(),
         content_html: markdown::sanitize(&clip(content, 20_000)),
         url,
-        published: parse_time(str_of(note, "published")).unwrap_or_else(now_ms),
+        published: parse_time(str_of(note, "published"))
+            .unwrap_or_else(now_ms)
+            .min(now_ms()),
     })
 }
 

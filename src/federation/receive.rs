@@ -80,11 +80,7 @@ async fn follow(state: &AppState, signer: &RemoteActor, a: &Value) -> Result<()>
         &Follow {
             follower: signer.id.clone(),
             followee: target.to_string(),
-            state: if manual {
-                FollowState::Pending
-            } else {
-                FollowState::Accepted
-            },
+            state: FollowState::on_request(manual),
             activity_id: activity_id.clone(),
             created_at: now_ms(),
         },

@@ -154,8 +154,9 @@ pub async fn follow(state: &AppState, user: &User, input: &str) -> Result<(Targe
     }
     let activity_id = state.urls.new_activity();
     let initial = match &target {
-        Target::Shop(s) if s.manually_approves_followers => FollowState::Pending,
-        Target::Shop(_) | Target::User(_) => FollowState::Accepted,
+        Target::Shop(s) => FollowState::on_request(s.manually_approves_followers),
+        Target::User(_) => FollowState::on_request(false),
+        // Until their server's Accept arrives.
         Target::Remote(_) => FollowState::Pending,
     };
     follows::upsert(

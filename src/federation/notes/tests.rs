@@ -136,3 +136,13 @@ fn notes_without_price_are_not_products_and_hostile_fields_are_cleaned() {
     assert!(!p.content_html.contains("script") && !p.content_html.contains("onclick"));
     assert_eq!(p.url, None);
 }
+
+#[test]
+fn a_date_in_the_future_does_not_pin_a_product_to_the_top() {
+    let note = serde_json::json!({
+        "id": "https://m.example/n/4", "type": "Note", "productName": "X",
+        "price": "1.00", "priceCurrency": "EUR", "published": "2999-01-01T00:00:00Z"
+    });
+    let p = parse_remote_product(&note, "https://m.example/u").unwrap();
+    assert!(p.published <= crate::domain::now_ms());
+}
