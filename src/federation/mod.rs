@@ -17,6 +17,7 @@ pub mod negotiate;
 pub mod notes;
 pub mod outbox;
 pub mod protocol;
+pub mod quotes;
 pub mod receive;
 pub mod signatures;
 pub mod social;
@@ -101,6 +102,10 @@ pub fn routes() -> Router<AppState> {
             get(collections::product_replies),
         )
         .route("/activities/{id}", get(collections::activity))
+        .route(
+            "/shops/{handle}/products/{id}/quotes/{stamp}",
+            get(quotes::stamp),
+        )
 }
 
 fn inbox_limit() -> axum::extract::DefaultBodyLimit {

@@ -6,8 +6,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::protocol::{
-    self, id_of, many, str_of, type_of, CollectionRef, Hashtag, ImageObject, Intent, ProductNote,
-    Quantity, PUBLIC,
+    self, id_of, many, str_of, type_of, CollectionRef, Hashtag, ImageObject, Intent,
+    InteractionPolicy, ProductNote, Quantity, QuotePolicy, PUBLIC,
 };
 use crate::domain::catalog::{Product, Shop};
 use crate::domain::markdown::{self, escape_html};
@@ -108,6 +108,11 @@ pub fn product_note(urls: &Urls, shop: &Shop, p: &Product) -> ProductNote {
             id: format!("{id}/replies"),
             kind: "Collection".into(),
             total_items: 0,
+        },
+        interaction_policy: InteractionPolicy {
+            can_quote: QuotePolicy {
+                automatic_approval: PUBLIC.into(),
+            },
         },
         purpose: "offer".into(),
         publishes: Intent {

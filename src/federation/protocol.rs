@@ -29,7 +29,7 @@ pub fn actor_context() -> Value {
 }
 
 /// `@context` of product notes: AS2 plus the declared machine-layer terms (FEP-0837 /
-/// Valueflows and a few schema.org terms).
+/// Valueflows, a few schema.org terms, the FEP-044f quote policy).
 pub fn note_context() -> Value {
     json!([
         AS_CONTEXT,
@@ -53,7 +53,11 @@ pub fn note_context() -> Value {
             "price": "schema:price",
             "priceCurrency": "schema:priceCurrency",
             "sku": "schema:sku",
-            "availability": {"@id": "schema:availability", "@type": "@id"}
+            "availability": {"@id": "schema:availability", "@type": "@id"},
+            "gts": "https://gotosocial.org/ns#",
+            "interactionPolicy": {"@id": "gts:interactionPolicy", "@type": "@id"},
+            "canQuote": {"@id": "gts:canQuote", "@type": "@id"},
+            "automaticApproval": {"@id": "gts:automaticApproval", "@type": "@id"}
         }
     ])
 }
@@ -157,6 +161,19 @@ pub struct Intent {
     pub available_quantity: Option<Quantity>,
 }
 
+/// Who may quote a note without asking a person (FEP-044f).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotePolicy {
+    pub automatic_approval: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InteractionPolicy {
+    pub can_quote: QuotePolicy,
+}
+
 /// A reference to a collection with its size.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -190,6 +207,8 @@ pub struct ProductNote {
     pub attachment: Vec<ImageObject>,
     pub tag: Vec<Hashtag>,
     pub replies: CollectionRef,
+    /// Anyone may quote a product; quote requests are answered by `quotes`.
+    pub interaction_policy: InteractionPolicy,
     pub purpose: String,
     pub publishes: Intent,
     pub reciprocal: Intent,

@@ -31,6 +31,7 @@ pub async fn activity(state: &AppState, signer: &RemoteActor, a: &Value) -> Resu
         "Create" => create_or_update(state, signer, object, false).await,
         "Update" => create_or_update(state, signer, object, true).await,
         "Delete" => delete(state, signer, object).await,
+        "QuoteRequest" => super::quotes::request(state, signer, a).await,
         other => {
             tracing::debug!(kind = other, actor = %signer.id, "ignored activity");
             Ok(())

@@ -512,3 +512,78 @@ async fn unknown_senders_are_fetched_by_key_id_in_mastodon_and_gotosocial_style(
         );
     }
 }
+
+#[tokio::test]
+async fn a_quote_request_for_a_product_is_accepted_with_a_stamp() {
+    let app = TestApp::spawn().await;
+    let product = shop_with_product(&app).await;
+    let alice = Remote::load("mastodon");
+    alice.seed(&app).await;
+    let request = fill(&read("mastodon", "quote_request.json"), &app, &product);
+    assert_eq!(
+        post_signed(&app, &alice, &request, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    // The Accept goes to alice, its result a stamp that names her quote and our product.
+    let shop = app.state.urls.shop("teashop");
+    let request_id = request["id"].as_str().unwrap();
+    let accept_id =
+        fedishop::db::outbox::find_activity(&app.state.store, &shop, "Accept", request_id)
+            .await
+            .unwrap()
+            .expect("an Accept was queued");
+    let (bodies, _) = fedishop::db::outbox::outbox_page(&app.state.store, &shop, 100, 0)
+        .await
+        .unwrap();
+    assert!(
+        bodies.iter().all(|b| !b.contains(&accept_id)),
+        "answers are not public"
+    );
+    let text: String = sqlx::query_scalar("SELECT body FROM activities WHERE id = $1")
+        .bind(&accept_id)
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    let accept: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(accept["type"], "Accept");
+    assert_eq!(accept["object"]["type"], "QuoteRequest");
+    let stamp_url = accept["result"].as_str().unwrap();
+    let stamp: Value = app
+        .client
+        .get(stamp_url)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stamp["type"], "QuoteAuthorization");
+    assert_eq!(stamp["id"], stamp_url);
+    assert_eq!(stamp["attributedTo"], shop.as_str());
+    assert_eq!(stamp["interactionTarget"], product.as_str());
+    assert_eq!(stamp["interactingObject"], request["instrument"]["id"]);
+    // The note says so up front.
+    let note: Value = app
+        .client
+        .get(&product)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        note["interactionPolicy"]["canQuote"]["automaticApproval"],
+        "https://www.w3.org/ns/activitystreams#Public"
+    );
+    // A quote that is not the requester's own is refused.
+    let mut forged = request.clone();
+    forged["id"] = json!("https://mastodon.example/users/alice/quote_requests/2");
+    forged["instrument"]["attributedTo"] = json!("https://gts.example/users/dana");
+    assert_eq!(
+        post_signed(&app, &alice, &forged, Post::default()).await,
+        StatusCode::FORBIDDEN
+    );
+}
