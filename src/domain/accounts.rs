@@ -139,6 +139,11 @@ pub async fn admin_exists(store: &Store) -> Result<bool> {
 }
 
 /// Every account, by username.
+/// An account by username (case-insensitive, as usernames are stored lower-case).
+pub async fn user_by_username(store: &Store, username: &str) -> Result<Option<User>> {
+    users::by_username(store, &username.trim().to_ascii_lowercase()).await
+}
+
 pub async fn list_users(store: &Store) -> Result<Vec<User>> {
     users::list(store).await
 }

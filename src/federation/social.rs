@@ -582,3 +582,58 @@ pub async fn interactions(
     }
     Ok((counts, views))
 }
+
+/// (followers, following) counts of an actor, accepted follows only.
+pub async fn follow_counts(state: &AppState, actor: &str) -> Result<(i64, i64)> {
+    Ok((
+        follows::count(&state.store, actor, true, FollowState::Accepted).await?,
+        follows::count(&state.store, actor, false, FollowState::Accepted).await?,
+    ))
+}
+
+/// The member's follow of `target` (an actor id), if any.
+pub async fn follow_of(state: &AppState, user: &User, target: &str) -> Result<Option<Follow>> {
+    follows::get(&state.store, &state.urls.user(&user.username), target).await
+}
+
+/// Whether the member has (liked, boosted) `object`.
+pub async fn reacted(state: &AppState, user: &User, object: &str) -> Result<(bool, bool)> {
+    let me = state.urls.user(&user.username);
+    Ok((
+        reactions::exists(&state.store, ReactionKind::Like, &me, object).await?,
+        reactions::exists(&state.store, ReactionKind::Announce, &me, object).await?,
+    ))
+}
+
+/// One like, boost or reply on a shop's products, newest first.
+pub struct Interaction {
+    /// `like`, `announce` or `reply`.
+    pub kind: String,
+    pub actor: String,
+    pub object: String,
+    pub at: i64,
+    /// The reply's sanitised HTML.
+    pub reply_html: Option<String>,
+}
+
+/// The newest likes, boosts and replies on the products of a shop the member manages.
+pub async fn recent_interactions(
+    state: &AppState,
+    user: &User,
+    handle: &str,
+    limit: i64,
+) -> Result<Vec<Interaction>> {
+    let shop = service::managed_shop(&state.store, user, handle).await?;
+    let prefix = format!("{}/products/", state.urls.shop(&shop.handle));
+    Ok(reactions::recent_for_prefix(&state.store, &prefix, limit)
+        .await?
+        .into_iter()
+        .map(|(kind, actor, object, at, reply_html)| Interaction {
+            kind,
+            actor,
+            object,
+            at,
+            reply_html,
+        })
+        .collect())
+}

@@ -5,10 +5,10 @@
 use askama::Template;
 use axum::extract::{Path, State};
 
-use crate::db::{follows, users};
+use crate::domain::accounts;
 use crate::domain::catalog::service;
-use crate::domain::social::FollowState;
 use crate::error::Error;
+use crate::federation::social;
 use crate::server::AppState;
 use crate::urls::Urls;
 use crate::web::ctx::Visitor;
@@ -50,7 +50,7 @@ pub async fn user_page(
         return Ok(hit);
     }
     let generation = state.page_cache.generation();
-    let user = users::by_username(&state.store, &name)
+    let user = accounts::user_by_username(&state.store, &name)
         .await?
         .ok_or_else(|| Error::not_found("account"))?;
     let ap_id = state.urls.user(&user.username);
@@ -60,13 +60,14 @@ pub async fn user_page(
         _ => None,
     };
     let domain = &state.settings.domain;
+    let (followers, following) = social::follow_counts(&state, &ap_id).await?;
     let (since, _) = date_of(user.created_at);
     let tpl = ProfilePage {
         t: v.lang,
         c: Chrome::public(&v),
         address: format!("@{}@{domain}", user.username),
-        following: follows::count(&state.store, &ap_id, false, FollowState::Accepted).await?,
-        followers: follows::count(&state.store, &ap_id, true, FollowState::Accepted).await?,
+        following,
+        followers,
         shops: service::shops_of(&state.store, &user)
             .await?
             .into_iter()

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use crate::db::reactions;
 use crate::domain::accounts::User;
 use crate::domain::catalog::{service, Shop};
 use crate::domain::social::FollowState;
@@ -90,11 +89,15 @@ pub async fn shop_social(
 ) -> Result<ShopSocial> {
     let pending = followers(state, user, &shop.handle, FollowState::Pending).await?;
     let accepted = followers(state, user, &shop.handle, FollowState::Accepted).await?;
-    let prefix = format!("{}/products/", state.urls.shop(&shop.handle));
     let mut titles: HashMap<String, String> = HashMap::new();
     let mut recent = vec![];
-    for (kind, actor, object, at, reply_html) in
-        reactions::recent_for_prefix(&state.store, &prefix, RECENT).await?
+    for social::Interaction {
+        kind,
+        actor,
+        object,
+        at,
+        reply_html,
+    } in social::recent_interactions(state, user, &shop.handle, RECENT).await?
     {
         let (who_handle, who_name) = social::describe(state, &actor).await;
         let title = match titles.get(&object) {

@@ -2,11 +2,11 @@
 //! form, replies under a product, and the links they carry. Built from `federation::social`
 //! and read-only `db` look-ups; the forms they render post to `web::social`.
 
-use crate::db::{follows, reactions};
 use crate::domain::accounts::User;
 use crate::domain::rfc3339;
-use crate::domain::social::{FollowState, ReactionKind};
+use crate::domain::social::FollowState;
 use crate::error::Result;
+use crate::federation::social;
 use crate::federation::social::ReplyView;
 use crate::server::AppState;
 
@@ -24,8 +24,7 @@ pub struct FollowButton {
 
 impl FollowButton {
     pub async fn of(state: &AppState, user: &User, target: &str, back: &str) -> Result<Self> {
-        let me = state.urls.user(&user.username);
-        let f = follows::get(&state.store, &me, target).await?;
+        let f = social::follow_of(state, user, target).await?;
         Ok(FollowButton {
             target: target.to_string(),
             back: back.to_string(),
@@ -63,15 +62,15 @@ impl Interact {
         back: &str,
         key: &str,
     ) -> Result<Self> {
-        let me = state.urls.user(&user.username);
+        let (liked, boosted) = social::reacted(state, user, object).await?;
         Ok(Interact {
             object: object.to_string(),
             back: back.to_string(),
             reply_back: back.to_string(),
             key: key.to_string(),
             about: None,
-            liked: reactions::exists(&state.store, ReactionKind::Like, &me, object).await?,
-            boosted: reactions::exists(&state.store, ReactionKind::Announce, &me, object).await?,
+            liked,
+            boosted,
             draft: String::new(),
             error: None,
         })

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use crate::domain::catalog::{service, Product, ProductFilter, Shop};
 use crate::domain::ids::ProductId;
 use crate::domain::markdown::plain_excerpt;
-use crate::domain::social::FollowState;
 use crate::error::Error;
 use crate::federation::social;
 use crate::server::AppState;
@@ -173,8 +172,7 @@ async fn listing(
         None => Urls::shop_path(&shop.handle),
     };
     let ap_id = state.urls.shop(&shop.handle);
-    let followers =
-        crate::db::follows::count(&state.store, &ap_id, true, FollowState::Accepted).await?;
+    let (followers, _) = crate::federation::social::follow_counts(&state, &ap_id).await?;
     let follow = match &v.user {
         Some(u) => Some(FollowButton::of(&state, u, &ap_id, &base).await?),
         None => None,
@@ -228,10 +226,8 @@ pub async fn at_handle(State(state): State<AppState>, Path(at): Path<String>) ->
         return Err(Error::not_found("shop").into());
     }
     let name = handle.to_ascii_lowercase();
-    let is_member = crate::db::shops::by_handle(&state.store, &name)
-        .await?
-        .is_none()
-        && crate::db::users::by_username(&state.store, &name)
+    let is_member = service::shop_by_handle(&state.store, &name).await.is_err()
+        && crate::domain::accounts::user_by_username(&state.store, &name)
             .await?
             .is_some();
     let location = if is_member {
