@@ -1,7 +1,8 @@
 //! `fedishop demo`: three local instances that federate with each other on loopback
 //! (`localhost:PORT`, `FEDISHOP_DEV_FEDERATION` on), with sample shops, products, members and
 //! follows, so a newcomer sees federation with one command. Each instance keeps its SQLite
-//! file in a fresh directory under the system temp dir. Stops on Ctrl-C.
+//! file in a fresh directory under the system temp dir, removed again when the demo stops
+//! (Ctrl-C or SIGTERM).
 
 use std::time::Duration;
 
@@ -226,7 +227,7 @@ pub async fn run(base_port: u16) -> anyhow::Result<()> {
     .await?;
 
     println!(
-        "fedishop demo: three instances federating on loopback (data in {})",
+        "fedishop demo: three instances federating on loopback (data in {}, removed on exit)",
         dir.display()
     );
     println!();
@@ -259,5 +260,6 @@ pub async fn run(base_port: u16) -> anyhow::Result<()> {
         let _ = i.stop.send(());
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

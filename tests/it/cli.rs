@@ -86,3 +86,103 @@ async fn user_add_and_token_issue_work_against_the_running_instance() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
 }
+
+/// Three consecutive free loopback ports (best effort: free when checked).
+fn three_free_ports() -> u16 {
+    for _ in 0..50 {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = first.local_addr().unwrap().port();
+        if p > 65_000 {
+            continue;
+        }
+        let others: Vec<_> = [p + 1, p + 2]
+            .iter()
+            .map(|q| std::net::TcpListener::bind(("127.0.0.1", *q)))
+            .collect();
+        if others.iter().all(|o| o.is_ok()) {
+            return p;
+        }
+    }
+    panic!("no three consecutive free ports");
+}
+
+#[tokio::test]
+async fn demo_starts_three_instances_that_follow_each_other() {
+    use std::io::BufRead;
+    let port = three_free_ports();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fedishop"))
+        .args(["demo", "--base-port", &port.to_string()])
+        .env_remove("FEDISHOP_CONFIG")
+        .env("FEDISHOP_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run fedishop demo");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = vec![];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !printed
+        .iter()
+        .any(|l: &String| l.contains("Ctrl-C stops all three"))
+    {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => printed.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the demo did not start: {printed:?}");
+            }
+        }
+    }
+    let data_dir = printed[0]
+        .split("(data in ")
+        .nth(1)
+        .and_then(|s| s.split(", removed").next())
+        .map(std::path::PathBuf::from)
+        .expect("the data dir is printed");
+    assert!(data_dir.exists());
+    let client = reqwest::Client::new();
+    let count = |url: String| {
+        let client = client.clone();
+        async move {
+            let v: serde_json::Value = client
+                .get(url)
+                .header("accept", "application/activity+json")
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            v["totalItems"].as_i64()
+        }
+    };
+    // Cleo (third instance) follows both shops; Anna's shop has Cleo and Ben as followers.
+    crate::support::eventually("the demo's follows", || async {
+        let cleo = count(format!(
+            "http://127.0.0.1:{}/users/cleo/following",
+            port + 2
+        ))
+        .await;
+        let tea = count(format!("http://127.0.0.1:{port}/shops/teashop/followers")).await;
+        (cleo == Some(2) && tea == Some(2)).then_some(())
+    })
+    .await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(!data_dir.exists(), "the demo removes its data");
+}
