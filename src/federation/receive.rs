@@ -32,6 +32,7 @@ pub async fn activity(state: &AppState, signer: &RemoteActor, a: &Value) -> Resu
         "Update" => create_or_update(state, signer, object, true).await,
         "Delete" => delete(state, signer, object).await,
         "QuoteRequest" => super::quotes::request(state, signer, a).await,
+        "Block" => block(state, signer, object).await,
         other => {
             tracing::debug!(kind = other, actor = %signer.id, "ignored activity");
             Ok(())
@@ -293,8 +294,17 @@ async fn create_or_update(
         ));
     }
     if let Some(parent) = object.get("inReplyTo").and_then(id_of) {
-        if local_public_product(state, parent).await? {
-            if let Some(reply) = notes::parse_reply(object, &signer.id, parent) {
+        // A reply to one of our products, or to a reply we hold (the thread stays flat,
+        // under the product).
+        let product = if local_public_product(state, parent).await? {
+            Some(parent.to_string())
+        } else {
+            reactions::reply_by_id(&state.store, parent)
+                .await?
+                .map(|r| r.in_reply_to)
+        };
+        if let Some(product) = product {
+            if let Some(reply) = notes::parse_reply(object, &signer.id, &product) {
                 if update && reactions::reply_by_id(&state.store, id).await?.is_none() {
                     return Ok(());
                 }
@@ -340,6 +350,19 @@ async fn delete(state: &AppState, signer: &RemoteActor, object: &Value) -> Resul
     if a || b {
         state.changed();
     }
+    Ok(())
+}
+
+/// Someone blocked one of our actors: no follow stays between them in either direction, so
+/// nothing of ours is delivered to them any more. (Blocks are not always delivered, and
+/// nothing is shown to our members about them.)
+async fn block(state: &AppState, signer: &RemoteActor, object: &Value) -> Result<()> {
+    let Some(target) = id_of(object).filter(|t| state.urls.parse_actor(t).is_some()) else {
+        return Ok(());
+    };
+    follows::delete(&state.store, &signer.id, target).await?;
+    follows::delete(&state.store, target, &signer.id).await?;
+    state.changed();
     Ok(())
 }
 

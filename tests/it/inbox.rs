@@ -587,3 +587,51 @@ async fn a_quote_request_for_a_product_is_accepted_with_a_stamp() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_block_ends_follows_and_replies_to_replies_join_the_thread() {
+    let app = TestApp::spawn().await;
+    let product = shop_with_product(&app).await;
+    let alice = Remote::load("mastodon");
+    alice.seed(&app).await;
+    let dana = Remote::load("gotosocial");
+    dana.seed(&app).await;
+    let store = &app.state.store;
+    let shop = app.state.urls.shop("teashop");
+
+    // Dana answers Alice's question about the product: the answer joins the product's thread.
+    let question = fill(&read("mastodon", "reply.json"), &app, &product);
+    assert_eq!(
+        post_signed(&app, &alice, &question, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    let mut answer = fill(&read("gotosocial", "reply.json"), &app, &product);
+    answer["object"]["inReplyTo"] = question["object"]["id"].clone();
+    assert_eq!(
+        post_signed(&app, &dana, &answer, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    let thread = reactions::replies_to(store, &product, 10).await.unwrap();
+    assert_eq!(thread.len(), 2);
+    assert!(thread.iter().any(|r| r.actor == dana.id()));
+
+    // Alice follows the shop, then blocks it: the follow is gone.
+    let follow = fill(&read("mastodon", "follow.json"), &app, &product);
+    assert_eq!(
+        post_signed(&app, &alice, &follow, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    assert!(follows::get(store, alice.id(), &shop)
+        .await
+        .unwrap()
+        .is_some());
+    let block = fill(&read("mastodon", "block.json"), &app, &product);
+    assert_eq!(
+        post_signed(&app, &alice, &block, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    assert!(follows::get(store, alice.id(), &shop)
+        .await
+        .unwrap()
+        .is_none());
+}
