@@ -124,3 +124,19 @@ pub async fn follower_inboxes(store: &Store, actor: &str) -> Result<Vec<String>>
     .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// The follow of `followee` that the Follow activity `activity_id` made, in any state.
+pub async fn by_activity_id(
+    store: &Store,
+    followee: &str,
+    activity_id: &str,
+) -> Result<Option<Follow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM follows WHERE followee = $1 AND activity_id = $2"
+    ))
+    .bind(followee)
+    .bind(activity_id)
+    .fetch_optional(store.pool())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}

@@ -127,48 +127,34 @@ pub async fn send_follow_answer(
     .await
 }
 
-/// The followee answers one of our members' Follows.
+/// The followee answers one of our members' Follows (a Reject of an accepted follow removes
+/// the member as a follower).
 async fn accept_or_reject(
     state: &AppState,
     signer: &RemoteActor,
     object: &Value,
     accepted: bool,
 ) -> Result<()> {
-    // The object is our Follow: an id, or the Follow itself.
-    let follower = match object {
-        Value::Object(_) => object.get("actor").and_then(id_of).map(str::to_string),
-        _ => None,
-    };
-    let follow_id = id_of(object);
-    let follower = match follower {
-        Some(f) => f,
-        None => {
-            // Find our pending follow by its id.
-            let Some(fid) = follow_id else {
-                return Err(Error::bad_request("Accept without object"));
-            };
-            let rows = follows::list(
-                &state.store,
-                &signer.id,
-                true,
-                FollowState::Pending,
-                1000,
-                0,
-            )
-            .await?;
-            match rows.into_iter().find(|f| f.activity_id == fid) {
-                Some(f) => f.follower,
-                None => return Ok(()),
-            }
-        }
+    // The object is our Follow: the Follow itself, or its id.
+    if type_of(object).is_some_and(|t| t != "Follow") {
+        return Ok(()); // an answer to something else (we send nothing else that is answered)
+    }
+    let embedded_follower = object.get("actor").and_then(id_of).map(str::to_string);
+    let follower = match (embedded_follower, id_of(object)) {
+        (Some(f), _) => f,
+        (None, Some(fid)) => match follows::by_activity_id(&state.store, &signer.id, fid).await? {
+            Some(f) => f.follower,
+            None => return Ok(()),
+        },
+        (None, None) => return Err(Error::bad_request("Accept without object")),
     };
     if !state.urls.is_local(&follower) {
         return Err(Error::forbidden("not a follow of ours"));
     }
-    let Some(existing) = follows::get(&state.store, &follower, &signer.id).await? else {
-        return Ok(());
-    };
-    if follow_id.is_some_and(|fid| fid != existing.activity_id) && object.is_string() {
+    if follows::get(&state.store, &follower, &signer.id)
+        .await?
+        .is_none()
+    {
         return Ok(());
     }
     if accepted {

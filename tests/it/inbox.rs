@@ -635,3 +635,84 @@ async fn a_block_ends_follows_and_replies_to_replies_join_the_thread() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn accepts_and_rejects_of_our_follows_by_id_or_embedded() {
+    let app = TestApp::spawn().await;
+    app.user("bob", fedishop::domain::accounts::Role::Member)
+        .await;
+    let alice = Remote::load("mastodon");
+    alice.seed(&app).await;
+    let store = &app.state.store;
+    let bob = app.state.urls.user("bob");
+    let follow_id = format!(
+        "{}/activities/0190b3f4-0000-7000-8000-00000000f011",
+        app.base
+    );
+    follows::upsert(
+        store,
+        &fedishop::domain::social::Follow {
+            follower: bob.clone(),
+            followee: alice.id().to_string(),
+            state: fedishop::domain::social::FollowState::Pending,
+            activity_id: follow_id.clone(),
+            created_at: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let answer = |kind: &str, n: u32, object: Value| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("https://mastodon.example/users/alice#answers/{n}"),
+            "type": kind,
+            "actor": alice.id(),
+            "object": object,
+        })
+    };
+    // An Accept naming another follow changes nothing; the right id accepts.
+    let wrong = answer("Accept", 1, json!(format!("{}/activities/other", app.base)));
+    assert_eq!(
+        post_signed(&app, &alice, &wrong, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    let f = follows::get(store, &bob, alice.id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.state, fedishop::domain::social::FollowState::Pending);
+    let by_id = answer("Accept", 2, json!(follow_id));
+    assert_eq!(
+        post_signed(&app, &alice, &by_id, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    let f = follows::get(store, &bob, alice.id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.state, fedishop::domain::social::FollowState::Accepted);
+    // Later she removes bob as a follower with a Reject of the embedded Follow.
+    let reject = answer(
+        "Reject",
+        3,
+        json!({"id": follow_id, "type": "Follow", "actor": bob, "object": alice.id()}),
+    );
+    assert_eq!(
+        post_signed(&app, &alice, &reject, Post::default()).await,
+        StatusCode::ACCEPTED
+    );
+    assert!(follows::get(store, &bob, alice.id())
+        .await
+        .unwrap()
+        .is_none());
+    // Claiming a follower that is not ours is refused.
+    let foreign = answer(
+        "Accept",
+        4,
+        json!({"id": "https://gts.example/f/1", "type": "Follow", "actor": "https://gts.example/users/dana", "object": alice.id()}),
+    );
+    assert_eq!(
+        post_signed(&app, &alice, &foreign, Post::default()).await,
+        StatusCode::FORBIDDEN
+    );
+}
