@@ -1,6 +1,6 @@
-//! Collections: paged outboxes (our public activities), follower and following counts (the
-//! lists themselves stay private: who follows whom is nobody else's business), the replies
-//! of a product, and single public activities.
+//! Collections: paged outboxes (our public activities), paged followers and following
+//! (accepted follows only, as on Mastodon), the replies of a product, members' reply notes,
+//! and single public activities.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -107,10 +107,12 @@ async fn outbox_for(
     activity_json(doc)
 }
 
-async fn count_collection(
+/// Followers or following of an actor, accepted follows only, paged like the outbox.
+async fn follow_collection(
     state: &AppState,
     actor: Option<String>,
     followers: bool,
+    page: Option<i64>,
     r: Req,
 ) -> Response {
     if let Err(resp) = require_signature(state, &r.method, &r.uri, &r.headers).await {
@@ -119,16 +121,60 @@ async fn count_collection(
     let Some(actor) = actor else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let total = follows::count(&state.store, &actor, followers, FollowState::Accepted)
-        .await
-        .unwrap_or(0);
     let suffix = if followers { "followers" } else { "following" };
-    activity_json(json!({
+    let id = format!("{actor}/{suffix}");
+    let Ok(total) = follows::count(&state.store, &actor, followers, FollowState::Accepted).await
+    else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let page = page.unwrap_or(0).max(0);
+    if page == 0 {
+        return activity_json(json!({
+            "@context": AS_CONTEXT,
+            "id": id,
+            "type": "OrderedCollection",
+            "totalItems": total,
+            "first": format!("{id}?page=1"),
+        }));
+    }
+    let rows = match follows::list(
+        &state.store,
+        &actor,
+        followers,
+        FollowState::Accepted,
+        PAGE_SIZE,
+        (page - 1) * PAGE_SIZE,
+    )
+    .await
+    {
+        Ok(rows) => rows,
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let items: Vec<&str> = rows
+        .iter()
+        .map(|f| {
+            if followers {
+                f.follower.as_str()
+            } else {
+                f.followee.as_str()
+            }
+        })
+        .collect();
+    let mut doc = json!({
         "@context": AS_CONTEXT,
-        "id": format!("{actor}/{suffix}"),
-        "type": "OrderedCollection",
+        "id": format!("{id}?page={page}"),
+        "type": "OrderedCollectionPage",
+        "partOf": id,
         "totalItems": total,
-    }))
+        "orderedItems": items,
+    });
+    if page * PAGE_SIZE < total {
+        doc["next"] = json!(format!("{id}?page={}", page + 1));
+    }
+    if page > 1 {
+        doc["prev"] = json!(format!("{id}?page={}", page - 1));
+    }
+    activity_json(doc)
 }
 
 pub async fn shop_outbox(
@@ -178,15 +224,17 @@ pub async fn user_outbox(
 pub async fn shop_followers(
     State(state): State<AppState>,
     Path(handle): Path<String>,
+    Query(q): Query<PageQuery>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let actor = actor_id(&state, Some(&handle), None).await;
-    count_collection(
+    follow_collection(
         &state,
         actor,
         true,
+        q.page,
         Req {
             method,
             uri,
@@ -199,15 +247,17 @@ pub async fn shop_followers(
 pub async fn shop_following(
     State(state): State<AppState>,
     Path(handle): Path<String>,
+    Query(q): Query<PageQuery>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let actor = actor_id(&state, Some(&handle), None).await;
-    count_collection(
+    follow_collection(
         &state,
         actor,
         false,
+        q.page,
         Req {
             method,
             uri,
@@ -220,15 +270,17 @@ pub async fn shop_following(
 pub async fn user_followers(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let actor = actor_id(&state, None, Some(&name)).await;
-    count_collection(
+    follow_collection(
         &state,
         actor,
         true,
+        q.page,
         Req {
             method,
             uri,
@@ -241,15 +293,17 @@ pub async fn user_followers(
 pub async fn user_following(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let actor = actor_id(&state, None, Some(&name)).await;
-    count_collection(
+    follow_collection(
         &state,
         actor,
         false,
+        q.page,
         Req {
             method,
             uri,
@@ -284,15 +338,17 @@ pub async fn instance_outbox(
 
 pub async fn instance_followers(
     State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let actor = Some(state.urls.instance_actor());
-    count_collection(
+    follow_collection(
         &state,
         actor,
         true,
+        q.page,
         Req {
             method,
             uri,
@@ -304,15 +360,17 @@ pub async fn instance_followers(
 
 pub async fn instance_following(
     State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let actor = Some(state.urls.instance_actor());
-    count_collection(
+    follow_collection(
         &state,
         actor,
         false,
+        q.page,
         Req {
             method,
             uri,

@@ -69,6 +69,20 @@ async fn a_member_elsewhere_follows_a_shop_and_sees_its_products_come_and_go() {
     })
     .await;
     let bob_actor = member_app.state.urls.user("bob");
+    // The shop's followers collection, paged, lists bob.
+    let page: Value = shop_app
+        .client
+        .get(format!("{shop_id}/followers?page=1"))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["type"], "OrderedCollectionPage");
+    assert_eq!(page["totalItems"], 1);
+    assert_eq!(page["orderedItems"], json!([bob_actor]));
     let f = follows::get(&shop_app.state.store, &bob_actor, &shop_id)
         .await
         .unwrap()
