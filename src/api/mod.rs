@@ -57,6 +57,7 @@ pub fn routes() -> Router<AppState> {
             post(social::react).delete(social::unreact),
         )
         .route("/api/v1/replies", post(social::reply))
+        .route("/api/v1/shops/{handle}/replies", post(social::shop_reply))
         .route(
             "/api/v1/shops/{handle}/followers",
             get(social::shop_followers).post(social::answer_follower),

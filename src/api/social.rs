@@ -225,15 +225,37 @@ pub async fn reply(
     }
     f.finish()?;
     let r = social::reply(&state, &user, object.trim(), &content).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({
-            "id": r.id,
-            "in_reply_to": r.in_reply_to,
-            "content_html": r.content_html,
-            "published": crate::domain::rfc3339(r.published),
-        })),
-    ))
+    Ok((StatusCode::CREATED, Json(reply_json(&r))))
+}
+
+/// `POST /api/v1/shops/{handle}/replies {"in_reply_to": product or reply id, "content"}`:
+/// the shop answers, 201 with the answer.
+pub async fn shop_reply(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(handle): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let mut f = Fields::new(&body);
+    let in_reply_to = or_empty(f.string("in_reply_to"));
+    let content = or_empty(f.string("content"));
+    if in_reply_to.trim().is_empty() {
+        f.errors.add("in_reply_to", Problem::Required);
+    }
+    f.finish()?;
+    let r =
+        crate::federation::answers::answer(&state, &user, &handle, in_reply_to.trim(), &content)
+            .await?;
+    Ok((StatusCode::CREATED, Json(reply_json(&r))))
+}
+
+fn reply_json(r: &crate::domain::social::Reply) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id,
+        "in_reply_to": r.in_reply_to,
+        "content_html": r.content_html,
+        "published": crate::domain::rfc3339(r.published),
+    })
 }
 
 #[derive(Deserialize)]

@@ -144,12 +144,14 @@ pub async fn replies_to(store: &Store, object: &str, limit: i64) -> Result<Vec<R
 }
 
 /// The newest likes, boosts and replies on any product whose id starts with `prefix` (one
-/// shop's products), for the seller's dashboard: (kind, actor, object, at, reply text).
+/// shop's products), for the seller's dashboard: (kind, activity or reply id, actor, object,
+/// at, reply text).
+#[allow(clippy::type_complexity)]
 pub async fn recent_for_prefix(
     store: &Store,
     prefix: &str,
     limit: i64,
-) -> Result<Vec<(String, String, String, i64, Option<String>)>> {
+) -> Result<Vec<(String, String, String, String, i64, Option<String>)>> {
     let pattern = format!(
         "{}%",
         prefix
@@ -157,10 +159,10 @@ pub async fn recent_for_prefix(
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
-    let rows: Vec<(String, String, String, i64, Option<String>)> = sqlx::query_as(
-        "SELECT kind, actor, object, created_at, CAST(NULL AS TEXT) FROM reactions WHERE object LIKE $1 ESCAPE '\\' \
-         UNION ALL SELECT 'reply', actor, in_reply_to, published, content_html FROM replies \
-         WHERE in_reply_to LIKE $1 ESCAPE '\\' ORDER BY 4 DESC LIMIT $2",
+    let rows: Vec<(String, String, String, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT kind, activity_id, actor, object, created_at, CAST(NULL AS TEXT) FROM reactions WHERE object LIKE $1 ESCAPE '\\' \
+         UNION ALL SELECT 'reply', id, actor, in_reply_to, published, content_html FROM replies \
+         WHERE in_reply_to LIKE $1 ESCAPE '\\' ORDER BY 5 DESC LIMIT $2",
     )
     .bind(pattern)
     .bind(limit)

@@ -4,6 +4,7 @@
 //! Imports no axum and nothing from `federation`.
 
 use crate::domain::money::{Currency, Money};
+use crate::error::{Error, Problem, Result};
 
 /// An actor on another server, as last fetched.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,4 +172,24 @@ pub struct FeedItem {
 pub struct ReactionCounts {
     pub likes: i64,
     pub announces: i64,
+}
+
+/// Longest reply, in characters.
+pub const MAX_REPLY_CHARS: usize = 5000;
+
+/// Checks the text of a reply (Markdown), trimmed.
+pub fn reply_text(text: &str) -> Result<&str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::field("content", Problem::Required));
+    }
+    if text.chars().count() > MAX_REPLY_CHARS {
+        return Err(Error::field(
+            "content",
+            Problem::TooLong {
+                max: MAX_REPLY_CHARS,
+            },
+        ));
+    }
+    Ok(text)
 }

@@ -380,7 +380,8 @@ pub async fn instance_following(
     .await
 }
 
-/// `GET /users/{name}/notes/{id}` (a member's reply) and `…/activity` (its Create).
+/// `GET /users/{name}/notes/{id}` (a member's reply), `/shops/{handle}/notes/{id}` (a shop's
+/// answer) and `…/activity` (its Create).
 pub async fn user_note(
     State(state): State<AppState>,
     method: Method,

@@ -7,6 +7,7 @@
 //! web pages and the JSON API). Domain rules stay in `domain`; SQL stays in `db`.
 
 pub mod actors;
+pub mod answers;
 pub mod collections;
 pub mod delivery;
 pub mod discovery;
@@ -72,6 +73,11 @@ pub fn routes() -> Router<AppState> {
         .route("/actor/followers", get(collections::instance_followers))
         .route("/actor/following", get(collections::instance_following))
         .route("/users/{name}/notes/{id}", get(collections::user_note))
+        .route("/shops/{handle}/notes/{id}", get(collections::user_note))
+        .route(
+            "/shops/{handle}/notes/{id}/activity",
+            get(collections::user_note),
+        )
         .route(
             "/users/{name}/notes/{id}/activity",
             get(collections::user_note),

@@ -490,16 +490,7 @@ pub async fn unreact(
 
 /// Replies to a product as a public note.
 pub async fn reply(state: &AppState, user: &User, object: &str, text: &str) -> Result<Reply> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(Error::field("content", crate::error::Problem::Required));
-    }
-    if text.chars().count() > 5000 {
-        return Err(Error::field(
-            "content",
-            crate::error::Problem::TooLong { max: 5000 },
-        ));
-    }
+    let text = crate::domain::social::reply_text(text)?;
     let (author, inbox) = product_author(state, object)
         .await?
         .ok_or_else(|| Error::not_found("product"))?;
@@ -523,30 +514,48 @@ pub async fn reply(state: &AppState, user: &User, object: &str, text: &str) -> R
     inboxes.sort();
     inboxes.dedup();
     let (handle, _) = describe(state, &author).await;
-    let activity = json!({
-        "@context": super::protocol::AS_CONTEXT,
-        "id": format!("{note_id}/activity"),
-        "type": "Create",
-        "actor": me,
-        "published": rfc3339(now),
-        "to": [PUBLIC],
-        "cc": [author, format!("{me}/followers")],
-        "object": {
-            "id": note_id,
-            "type": "Note",
-            "attributedTo": me,
-            "inReplyTo": object,
-            "url": object,
-            "published": rfc3339(now),
-            "to": [PUBLIC],
-            "cc": [author, format!("{me}/followers")],
-            "content": html,
-            "tag": [{"type": "Mention", "href": author, "name": handle}],
-        },
-    });
+    let activity = reply_activity(&me, &reply, object, Some((&author, &handle)));
     send_now(state, &activity, &me, &note_id, &inboxes, true).await?;
     state.changed();
     Ok(reply)
+}
+
+/// The public `Create` of a reply note by `actor`, mentioning `mention` (href, @handle) when
+/// given; `url` is the product the thread belongs to.
+pub fn reply_activity(
+    actor: &str,
+    reply: &Reply,
+    url: &str,
+    mention: Option<(&str, &str)>,
+) -> Value {
+    let mut cc = vec![json!(format!("{actor}/followers"))];
+    let mut tag = vec![];
+    if let Some((href, name)) = mention {
+        cc.insert(0, json!(href));
+        tag.push(json!({"type": "Mention", "href": href, "name": name}));
+    }
+    let published = rfc3339(reply.published);
+    json!({
+        "@context": super::protocol::AS_CONTEXT,
+        "id": format!("{}/activity", reply.id),
+        "type": "Create",
+        "actor": actor,
+        "published": published,
+        "to": [PUBLIC],
+        "cc": cc,
+        "object": {
+            "id": reply.id,
+            "type": "Note",
+            "attributedTo": actor,
+            "inReplyTo": reply.in_reply_to,
+            "url": url,
+            "published": published,
+            "to": [PUBLIC],
+            "cc": cc,
+            "content": reply.content_html,
+            "tag": tag,
+        },
+    })
 }
 
 /// A reply with its author, for product pages.
@@ -612,8 +621,8 @@ pub struct Interaction {
     pub actor: String,
     pub object: String,
     pub at: i64,
-    /// The reply's sanitised HTML.
-    pub reply_html: Option<String>,
+    /// The reply's id and sanitised HTML.
+    pub reply: Option<(String, String)>,
 }
 
 /// The newest likes, boosts and replies on the products of a shop the member manages.
@@ -628,12 +637,12 @@ pub async fn recent_interactions(
     Ok(reactions::recent_for_prefix(&state.store, &prefix, limit)
         .await?
         .into_iter()
-        .map(|(kind, actor, object, at, reply_html)| Interaction {
+        .map(|(kind, id, actor, object, at, reply_html)| Interaction {
+            reply: reply_html.map(|html| (id, html)),
             kind,
             actor,
             object,
             at,
-            reply_html,
         })
         .collect())
 }

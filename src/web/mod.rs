@@ -78,6 +78,7 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/shops/{handle}/followers",
             post(social::answer_follower),
         )
+        .route("/dashboard/shops/{handle}/answers", post(social::answer))
         .route("/feed", get(home_feed::feed_page))
         .route("/follows", post(social::follow))
         .route("/follows/remove", post(social::unfollow))

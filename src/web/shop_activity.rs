@@ -39,6 +39,8 @@ pub struct ActivityRow {
     pub datetime: String,
     /// Sanitised HTML.
     pub reply_html: Option<String>,
+    /// The reply's id, to answer it as the shop.
+    pub reply_id: Option<String>,
 }
 
 pub struct ShopSocial {
@@ -96,7 +98,7 @@ pub async fn shop_social(
         actor,
         object,
         at,
-        reply_html,
+        reply,
     } in social::recent_interactions(state, user, &shop.handle, RECENT).await?
     {
         let (who_handle, who_name) = social::describe(state, &actor).await;
@@ -124,7 +126,8 @@ pub async fn shop_social(
             product_link: web_link(state, &object),
             date,
             datetime,
-            reply_html,
+            reply_id: reply.as_ref().map(|(id, _)| id.clone()),
+            reply_html: reply.map(|(_, html)| html),
         });
     }
     Ok(ShopSocial {

@@ -197,6 +197,24 @@ async fn reply(
     home_feed::render(state, v, FollowForm::default(), Some(draft), status).await
 }
 
+/// `POST /dashboard/shops/{handle}/answers` (`in_reply_to`, `content`): the seller answers a
+/// reply as the shop.
+pub async fn answer(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(handle): Path<String>,
+    form: FormData,
+) -> WebResult {
+    v.check_csrf(form.csrf())?;
+    let user = v.require_user()?;
+    let in_reply_to = form.text("in_reply_to").trim();
+    crate::federation::answers::answer(&state, user, &handle, in_reply_to, form.text("content"))
+        .await?;
+    Ok(see_other(&format!(
+        "/dashboard/shops/{handle}#activity-heading"
+    )))
+}
+
 /// `POST /dashboard/shops/{handle}/followers` (`actor`; `action`: approve, reject or remove).
 pub async fn answer_follower(
     State(state): State<AppState>,

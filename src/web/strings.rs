@@ -114,6 +114,9 @@ pub static STRINGS: &[(&str, &str, &str)] = &[
         "公开：所有人都能看到。支持 Markdown。",
     ),
     ("social.sign_in", "Sign in to like, boost or reply.", "登录后即可喜欢、转发或回复。"),
+    ("answers.as_shop", "Answer as the shop", "以店铺身份回复"),
+    ("answers.label", "Your answer (Markdown)", "你的回复（Markdown）"),
+    ("answers.submit", "Answer", "回复"),
     (
         "social.from_elsewhere",
         "On Mastodon or another fediverse server? Search there for this address to like, boost or reply:",

@@ -341,6 +341,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/reactions", vec!["post", "delete"]),
         ("/api/v1/replies", vec!["post"]),
         ("/api/v1/shops/{handle}/followers", vec!["get", "post"]),
+        ("/api/v1/shops/{handle}/replies", vec!["post"]),
     ];
     for (path, methods) in expected {
         let item = paths
@@ -353,7 +354,7 @@ async fn the_openapi_document_describes_every_route() {
             );
         }
     }
-    assert_eq!(paths.len(), 12, "every documented path is tested above");
+    assert_eq!(paths.len(), 13, "every documented path is tested above");
 }
 
 #[tokio::test]

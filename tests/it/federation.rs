@@ -206,6 +206,47 @@ async fn a_member_elsewhere_follows_a_shop_and_sees_its_products_come_and_go() {
     .filter(|r| r.content_html.contains("<em>smoky</em>") && r.actor == bob_actor)
     .expect("the reply as written");
 
+    // The seller answers the question as the shop: it joins the thread and reaches bob.
+    let question = reactions::replies_to(&shop_app.state.store, &product_id, 10)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let (s, answer) = shop_app
+        .post(
+            "/api/v1/shops/teashop/replies",
+            Some(&seller),
+            json!({"in_reply_to": question.id, "content": "Lightly, over charcoal."}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["in_reply_to"], product_id.as_str());
+    let thread = reactions::replies_to(&shop_app.state.store, &product_id, 10)
+        .await
+        .unwrap();
+    assert_eq!(thread.len(), 2);
+    assert_eq!(thread[1].actor, shop_id);
+    let answer_activity = format!("{}/activity", answer["id"].as_str().unwrap());
+    eventually("the answer at bob's instance", || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox_seen WHERE activity_id = $1")
+            .bind(&answer_activity)
+            .fetch_one(member_app.state.store.pool())
+            .await
+            .unwrap();
+        (n == 1).then_some(())
+    })
+    .await;
+    // Only the shop's managers answer for it.
+    let (_, mallory) = shop_app.user("mallory", Role::Seller).await;
+    let (s, _) = shop_app
+        .post(
+            "/api/v1/shops/teashop/replies",
+            Some(&mallory),
+            json!({"in_reply_to": question.id, "content": "Buy mine instead."}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
     // Unlike: the like goes away at the shop.
     let (s, _) = member_app
         .send(

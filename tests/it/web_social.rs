@@ -645,3 +645,59 @@ async fn a_member_follows_a_shop_on_another_server_and_likes_and_replies_from_th
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_seller_answers_a_question_as_the_shop_from_the_dashboard() {
+    let app = TestApp::spawn().await;
+    let (path, ap_id) = shop_with_product(&app).await;
+    app.user("bob", Role::Member).await;
+    let bob = Browser::signed_in(&app, "bob").await;
+    let resp = bob
+        .submit(
+            "/interact/reply",
+            &[
+                ("object", &ap_id),
+                ("back", &path),
+                ("content", "Is it smoky?"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    let alice = Browser::signed_in(&app, "alice").await;
+    let (_, dash) = alice.get("/dashboard/shops/teashop").await;
+    assert!(dash.contains("Answer as the shop"));
+    let marker = "name=\"in_reply_to\" value=\"";
+    let at = dash.find(marker).expect("an answer form") + marker.len();
+    let question = dash[at..at + dash[at..].find('"').unwrap()].to_string();
+    let resp = alice
+        .submit(
+            "/dashboard/shops/teashop/answers",
+            &[
+                ("in_reply_to", &question),
+                ("content", "Lightly, over *charcoal*."),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, html) = Browser::new(&app).get(&path).await;
+    assert!(html.contains("Lightly, over <em>charcoal</em>."), "{html}");
+    assert!(html.contains(&format!("@teashop@{}", app.state.settings.domain)));
+    // Bob cannot answer for the shop; an empty answer changes nothing.
+    let resp = bob
+        .submit(
+            "/dashboard/shops/teashop/answers",
+            &[("in_reply_to", &question), ("content", "Mine is better")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = alice
+        .submit(
+            "/dashboard/shops/teashop/answers",
+            &[("in_reply_to", &question), ("content", "  ")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, html) = Browser::new(&app).get(&path).await;
+    assert!(!html.contains("Mine is better"));
+}
