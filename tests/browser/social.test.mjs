@@ -15,17 +15,27 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(process.env.FEDISHOP_BIN || path.join(HERE, '../../target/debug/fedishop'));
+import {
+  addUser,
+  api,
+  eventually,
+  fedishopEnv,
+  freePort,
+  issueToken,
+  killChildrenOnExit,
+  requireBinary,
+  spawnFedishop,
+  stopProcess,
+  tailOf,
+  waitForHealthz,
+} from '../support/fedishop.mjs';
+
 const CHROMIUM = process.env.FEDISHOP_CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
@@ -38,10 +48,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-const WAIT_MS = 15_000; // every single wait in a step
+const WAIT_MS = 15_000; // every single wait in a step (eventually()'s default is the same 15 s)
 const FEDERATION_MS = 20_000; // waiting for something to travel between the instances
-const STARTUP_MS = 30_000; // a server's /healthz
-const CLI_MS = 30_000; // one `fedishop user add` / `token issue`
 const STEP_MS = 90_000; // a whole step
 
 const SELLER = { username: 'anna', display_name: 'Anna Seller', password: 'anna has a long password' };
@@ -72,89 +80,11 @@ const screenshots = [];
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Polls `fn` every `pauseMs` until it returns a truthy value; throws `message` (a string, or a
- * function giving one, called at the end) with the last value after `ms`.
- */
-async function eventually(fn, message, ms = WAIT_MS, pauseMs = 150) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      const what = typeof message === 'function' ? message() : message;
-      throw new Error(`${what} (after ${ms} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    }
-    await sleep(pauseMs);
-  }
-}
-
-function tailOf(file, lines = 40) {
-  try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
 /** The environment of an instance: hermetic, no FEDISHOP_* of the caller's leaks in. */
-function envOf(inst) {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('FEDISHOP_')) env[k] = v;
-  }
-  return {
-    ...env,
-    FEDISHOP_DEV_FEDERATION: 'true',
-    FEDISHOP_DOMAIN: inst.addr,
-    FEDISHOP_BIND: inst.addr,
-    FEDISHOP_DATA_DIR: inst.dir,
-  };
-}
+const envOf = (inst) => fedishopEnv({ addr: inst.addr, dataDir: inst.dir, devFederation: true });
 
-/** Runs the fedishop CLI against `inst`'s data dir; resolves with its stdout. Bounded by CLI_MS. */
-function cli(inst, args, stdin = '') {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { cwd: inst.dir, env: envOf(inst), stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`fedishop ${args.join(' ')} (instance ${inst.name}) took over ${CLI_MS} ms`));
-    }, CLI_MS);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`fedishop ${args.join(' ')} (instance ${inst.name}) exited ${code ?? signal}: ${err.trim()}`));
-    });
-    child.stdin.end(stdin);
-  });
-}
+/** How the CLI runs against `inst`'s data dir (cwd: its dir, so no ./fedishop.toml is read). */
+const cliOf = (inst) => ({ cwd: inst.dir, env: envOf(inst), label: `instance ${inst.name}` });
 
 async function prepareInstance(inst) {
   inst.port = await freePort();
@@ -166,87 +96,13 @@ async function prepareInstance(inst) {
 }
 
 async function startServer(inst) {
-  const log = fs.openSync(inst.log, 'w');
   // cwd: the instance's dir, so no ./fedishop.toml of the developer's is read.
-  inst.proc = spawn(BIN, ['serve'], { cwd: inst.dir, env: envOf(inst), stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  let exited = null;
-  inst.proc.once('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  const deadline = Date.now() + STARTUP_MS;
-  for (;;) {
-    if (exited) {
-      throw new Error(`fedishop ${inst.name} exited during startup (${JSON.stringify(exited)}); log:\n${tailOf(inst.log)}`);
-    }
-    try {
-      const r = await fetch(`${inst.base}/healthz`, { signal: AbortSignal.timeout(2_000) });
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`GET ${inst.base}/healthz did not answer 200 within ${STARTUP_MS} ms; log:\n${tailOf(inst.log)}`);
-    }
-    await sleep(100);
-  }
-}
-
-const running = (inst) => inst.proc && inst.proc.exitCode === null && inst.proc.signalCode === null;
-
-/** SIGTERM by PID, SIGKILL after 5 s. */
-async function stopServer(inst) {
-  if (!running(inst)) return;
-  const { pid } = inst.proc;
-  const gone = new Promise((r) => inst.proc.once('exit', r));
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return; // already gone
-  }
-  const timedOut = await Promise.race([gone.then(() => false), sleep(5_000).then(() => true)]);
-  if (timedOut) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone meanwhile
-    }
-    await Promise.race([gone, sleep(5_000)]);
-  }
+  inst.proc = spawnFedishop({ cwd: inst.dir, env: envOf(inst), logFile: inst.log });
+  await waitForHealthz(inst.proc, inst.base, { logFile: inst.log, label: `fedishop ${inst.name}` });
 }
 
 // Whatever happens (an uncaught error, Ctrl-C), the servers do not outlive the test process.
-function killAllNow() {
-  for (const inst of [A, B]) {
-    if (running(inst)) {
-      try {
-        process.kill(inst.proc.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-}
-process.on('exit', killAllNow);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    killAllNow();
-    process.exit(130);
-  });
-}
-
-/** A JSON API call on `inst` with a bearer token; asserts the status and returns the body. */
-async function api(inst, token, method, p, body, expectStatus) {
-  const r = await fetch(new URL(p, inst.base), {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(WAIT_MS),
-  });
-  const text = await r.text();
-  assert.equal(r.status, expectStatus, `${method} ${inst.base}${p} answered ${r.status}: ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+killChildrenOnExit(() => [A.proc, B.proc]);
 
 const stepContexts = []; // closed at the end of the step that opened them, after any screenshot
 
@@ -365,22 +221,21 @@ describe('social: follow a shop on another instance, like and reply, seen by vis
   const started = Date.now();
 
   before(async () => {
-    if (!fs.existsSync(BIN)) {
-      throw new Error(`fedishop binary not found at ${BIN}: run \`cargo build --bin fedishop\` or set FEDISHOP_BIN`);
-    }
+    requireBinary();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fedishop-social-'));
     await prepareInstance(A);
     await prepareInstance(B);
     // Accounts first (the CLI creates and migrates the SQLite file), then the servers.
-    await cli(A, ['user', 'add', SELLER.username, '--role', 'seller', '--display-name', SELLER.display_name], `${SELLER.password}\n`);
-    await cli(B, ['user', 'add', MEMBER.username, '--role', 'member', '--display-name', MEMBER.display_name], `${MEMBER.password}\n`);
-    const token = (await cli(A, ['token', 'issue', SELLER.username])).trim();
+    const user = (u, role) => ({ username: u.username, password: u.password, role, displayName: u.display_name });
+    await addUser(user(SELLER, 'seller'), cliOf(A));
+    await addUser(user(MEMBER, 'member'), cliOf(B));
+    const token = await issueToken(SELLER.username, cliOf(A));
     assert.ok(token, '`fedishop token issue anna` printed a token');
     await Promise.all([startServer(A), startServer(B)]);
 
     // The shop and a published product on A, through the JSON API.
-    await api(A, token, 'POST', '/api/v1/shops', { handle: SHOP.handle, name: SHOP.name, summary: SHOP.summary }, 201);
-    const product = await api(A, token, 'POST', `/api/v1/shops/${SHOP.handle}/products`, PRODUCT, 201);
+    await api(A.base, token, 'POST', '/api/v1/shops', { handle: SHOP.handle, name: SHOP.name, summary: SHOP.summary }, 201);
+    const product = await api(A.base, token, 'POST', `/api/v1/shops/${SHOP.handle}/products`, PRODUCT, 201);
     assert.equal(product.status, 'published', 'a product created through the API without "status" is published');
     productUrl = product.url;
     assert.equal(new URL(productUrl).origin, A.base, `the product's url is on A (is ${productUrl})`);
@@ -398,7 +253,7 @@ describe('social: follow a shop on another instance, like and reply, seen by vis
     try {
       if (browser) await browser.close().catch(() => {});
     } finally {
-      await Promise.all([stopServer(A), stopServer(B)]);
+      await Promise.all([stopProcess(A.proc), stopProcess(B.proc)]);
       const failed = ['follow', 'react', 'product', 'dashboard'].some((k) => !passed.has(k));
       for (const n of notes) console.error(`[browser test] note: ${n}`);
       console.error(`[browser test] ${passed.size} step(s) passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -10,18 +10,23 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 
 import { chromium } from 'playwright-core';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(process.env.FEDISHOP_BIN || path.join(HERE, '../../target/debug/fedishop'));
+import {
+  eventually,
+  fedishopEnv,
+  freePort,
+  killChildrenOnExit,
+  spawnFedishop,
+  stopProcess,
+  waitForHealthz,
+} from '../support/fedishop.mjs';
+
 const CHROMIUM = process.env.FEDISHOP_CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
@@ -34,8 +39,7 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-const WAIT_MS = 15_000; // every single wait in a step
-const STARTUP_MS = 30_000; // the server's /healthz
+const WAIT_MS = 15_000; // every single wait in a step (eventually()'s default is the same 15 s)
 const STEP_MS = 90_000; // a whole step
 
 const ADMIN = { username: 'mei', display_name: 'Shop Admin', password: 'correct horse battery staple' };
@@ -121,110 +125,23 @@ function solidPng(width, height, [r, g, b]) {
   ]);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns a truthy value; throws `message` (with the last value) after `ms`. */
-async function eventually(fn, message, ms = WAIT_MS) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${message} (after ${ms} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    }
-    await sleep(150);
-  }
-}
-
-function tailOf(file, lines = 40) {
-  try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
 async function startServer() {
-  if (!fs.existsSync(BIN)) {
-    throw new Error(`fedishop binary not found at ${BIN}: run \`cargo build --bin fedishop\` or set FEDISHOP_BIN`);
-  }
-  const port = await freePort();
-  const addr = `127.0.0.1:${port}`;
+  const addr = `127.0.0.1:${await freePort()}`;
   base = `http://${addr}`;
-  const dataDir = path.join(tmp, 'data');
   serverLog = path.join(tmp, 'server.log');
   // Hermetic environment: no FEDISHOP_* settings leak in except the database URL (CI's PostgreSQL).
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('FEDISHOP_') || k === 'FEDISHOP_DATABASE_URL') env[k] = v;
-  }
-  const log = fs.openSync(serverLog, 'w');
-  server = spawn(BIN, ['--data-dir', dataDir, 'serve', '--bind', addr, '--domain', addr], {
+  // Data dir, address and domain are given as command-line options.
+  server = spawnFedishop({
+    args: ['--data-dir', path.join(tmp, 'data'), 'serve', '--bind', addr, '--domain', addr],
     cwd: tmp, // so no ./fedishop.toml of the developer's is read
-    env,
-    stdio: ['ignore', log, log],
+    env: fedishopEnv({ keepDatabaseUrl: true }),
+    logFile: serverLog,
   });
-  fs.closeSync(log);
-  let exited = null;
-  server.once('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  const deadline = Date.now() + STARTUP_MS;
-  for (;;) {
-    if (exited) {
-      throw new Error(`fedishop exited during startup (${JSON.stringify(exited)}); log:\n${tailOf(serverLog)}`);
-    }
-    try {
-      const r = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) });
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`GET ${base}/healthz did not answer 200 within ${STARTUP_MS} ms; log:\n${tailOf(serverLog)}`);
-    }
-    await sleep(100);
-  }
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null || server.signalCode !== null) return;
-  const gone = new Promise((r) => server.once('exit', r));
-  server.kill('SIGTERM');
-  const timedOut = await Promise.race([gone.then(() => false), sleep(5_000).then(() => true)]);
-  if (timedOut) {
-    server.kill('SIGKILL');
-    await gone;
-  }
+  await waitForHealthz(server, base, { logFile: serverLog });
 }
 
 // Whatever happens (an uncaught error, Ctrl-C), the server does not outlive the test process.
-process.on('exit', () => {
-  if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-});
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    if (server) server.kill('SIGKILL');
-    process.exit(130);
-  });
-}
+killChildrenOnExit(() => [server]);
 
 const stepContexts = []; // closed at the end of the step that opened them, after any screenshot
 
@@ -367,7 +284,7 @@ describe('storefront: sign in, shop, product with image, both languages, edit', 
     try {
       if (browser) await browser.close();
     } finally {
-      await stopServer();
+      await stopProcess(server);
       const failed = ['setup', 'login', 'shop', 'product', 'storefront', 'languages', 'edit', 'bad-input'].some(
         (k) => !passed.has(k),
       );

@@ -11,15 +11,28 @@
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import {
+  addUser,
+  api as apiCall,
+  eventually as eventuallyEvery,
+  fedishopEnv,
+  freePort,
+  issueToken,
+  killChildrenOnExit,
+  request as requestWithin,
+  spawnFedishop,
+  spawnLogged,
+  stopProcess,
+  tailOf,
+  waitForHealthz,
+} from '../support/fedishop.mjs';
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(process.env.FEDISHOP_BIN || path.join(HERE, '../../target/debug/fedishop'));
 const PEER = path.join(HERE, 'fedify-peer.mjs');
 
 const WAIT_MS = 20_000; // every wait for a delivery or a page to change
@@ -56,71 +69,14 @@ let stepCount = 0;
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** Polls `fn` every 200 ms until it returns a truthy value (see eventually in ../support). */
+const eventually = (fn, message, ms = WAIT_MS) => eventuallyEvery(fn, message, ms, 200);
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns a truthy value; throws `message` (with the last value) after `ms`. */
-async function eventually(fn, message, ms = WAIT_MS) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      const detail = last instanceof Error ? last.message : JSON.stringify(last);
-      throw new Error(`${message} (after ${ms} ms; last: ${detail?.slice(0, 2000)})`);
-    }
-    await sleep(200);
-  }
-}
-
-function tailOf(file, lines = 40) {
-  try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-/** A request with a time limit; JSON bodies are sent as JSON. Returns { status, type, text, json }. */
-async function request(url, { method = 'GET', headers = {}, body } = {}) {
-  const init = { method, headers: { ...headers }, signal: AbortSignal.timeout(HTTP_MS) };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers['content-type'] = 'application/json';
-  }
-  const r = await fetch(url, init);
-  const text = await r.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: r.status, type: r.headers.get('content-type') || '', text, json };
-}
+/** A request bounded by HTTP_MS; JSON bodies are sent as JSON. Returns { status, type, text, json }. */
+const request = (url, options = {}) => requestWithin(url, { ...options, timeoutMs: HTTP_MS });
 
 /** fedishop's JSON API as the seller; asserts the expected status. */
-async function api(method, p, body, expect) {
-  const r = await request(`${base}/api/v1${p}`, { method, body, headers: { authorization: `Bearer ${token}` } });
-  assert.equal(r.status, expect, `${method} /api/v1${p} answered ${r.status}: ${r.text.slice(0, 500)}`);
-  return r.json;
-}
+const api = (method, p, body, expect) => apiCall(base, token, method, `/api/v1${p}`, body, expect, { timeoutMs: HTTP_MS });
 
 /** Tells the peer to do something; asserts it worked (a delivery fedishop refused fails here). */
 async function peerDo(what, body) {
@@ -140,88 +96,44 @@ async function waitForActivity(description, pred) {
       last = await received();
       return last.find(pred) ?? null;
     },
-    `the peer never received ${description}; it received ${summary(last)}`,
+    () => `the peer never received ${description}; it received ${summary(last)}`,
   );
 }
 
-/** Runs fedishop's CLI with the server's environment; returns stdout. */
-function cli(args, input) {
-  const r = spawnSync(BIN, args, { cwd: tmp, env, input, encoding: 'utf8', timeout: STARTUP_MS });
-  assert.equal(r.status, 0, `fedishop ${args.join(' ')} failed (${r.status ?? r.error}): ${r.stderr}`);
-  return r.stdout.trim();
-}
+/** fedishop's CLI with the server's environment. */
+const cliOptions = () => ({ cwd: tmp, env });
 
 async function startServer() {
-  if (!fs.existsSync(BIN)) {
-    throw new Error(`fedishop binary not found at ${BIN}: run \`cargo build --bin fedishop\` or set FEDISHOP_BIN`);
-  }
   const addr = `127.0.0.1:${await freePort()}`;
   base = `http://${addr}`;
   // Hermetic environment: no FEDISHOP_* settings leak in except the database URL.
-  env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('FEDISHOP_') || k === 'FEDISHOP_DATABASE_URL') env[k] = v;
-  }
-  Object.assign(env, {
-    FEDISHOP_DEV_FEDERATION: 'true',
-    FEDISHOP_DOMAIN: addr,
-    FEDISHOP_BIND: addr,
-    FEDISHOP_DATA_DIR: path.join(tmp, 'data'),
-    FEDISHOP_LOG: process.env.FEDISHOP_LOG || 'info',
-    NO_COLOR: '1', // plain log file
+  env = fedishopEnv({
+    addr,
+    dataDir: path.join(tmp, 'data'),
+    devFederation: true,
+    keepDatabaseUrl: true,
+    extra: {
+      FEDISHOP_LOG: process.env.FEDISHOP_LOG || 'info',
+      NO_COLOR: '1', // plain log file
+    },
   });
   serverLog = path.join(tmp, 'fedishop.log');
-  server = spawnLogged(BIN, ['serve'], serverLog, env);
-  const deadline = Date.now() + STARTUP_MS;
-  for (;;) {
-    if (server.exitCode !== null) {
-      throw new Error(`fedishop exited during startup (${server.exitCode}); log:\n${tailOf(serverLog)}`);
-    }
-    try {
-      const r = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) });
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`GET ${base}/healthz never answered 200; log:\n${tailOf(serverLog)}`);
-    await sleep(100);
-  }
+  server = spawnFedishop({ cwd: tmp, env, logFile: serverLog });
+  await waitForHealthz(server, base, { logFile: serverLog, ms: STARTUP_MS });
 }
 
 /** The peer, on a port it picks; resolves once it prints its "listening" line. */
 async function startPeer() {
   peerLog = path.join(tmp, 'peer.log');
-  peer = spawnLogged(process.execPath, [PEER, '0'], peerLog, process.env);
+  peer = spawnLogged(process.execPath, [PEER, '0'], { cwd: tmp, env: process.env, logFile: peerLog });
   peerBase = await eventually(() => {
     if (peer.exitCode !== null) throw new Error(`peer exited (${peer.exitCode}); log:\n${tailOf(peerLog)}`);
     return /peer listening on (http:\/\/\S+)/.exec(fs.readFileSync(peerLog, 'utf8'))?.[1];
   }, 'the Fedify peer did not start', STARTUP_MS);
 }
 
-function spawnLogged(cmd, args, logFile, childEnv) {
-  const log = fs.openSync(logFile, 'w');
-  const child = spawn(cmd, args, { cwd: tmp, env: childEnv, stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  return child;
-}
-
-async function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  if (await Promise.race([gone.then(() => false), sleep(5_000).then(() => true)])) {
-    child.kill('SIGKILL');
-    await gone;
-  }
-}
-
 // Whatever happens (an uncaught error, Ctrl-C), neither process outlives the test process.
-process.on('exit', () => {
-  for (const c of [server, peer]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => process.exit(130));
-}
+killChildrenOnExit(() => [server, peer]);
 
 /** One scenario step, skipped when a step it needs failed; a failure prints both logs' tails. */
 function step(key, title, needs, fn) {
@@ -257,7 +169,7 @@ describe('fedishop federates with Fedify', { timeout: 12 * STEP_MS }, () => {
         .then((r) => fs.writeFileSync(path.join(tmp, `peer-${what}.json`), JSON.stringify(r.json, null, 2)))
         .catch(() => {});
     }
-    await Promise.all([stop(server), stop(peer)]);
+    await Promise.all([stopProcess(server), stopProcess(peer)]);
     if (process.env.FEDISHOP_KEEP_TMP || passed.size < stepCount) {
       console.log(`interop: logs kept in ${tmp}`);
     } else if (tmp) {
@@ -267,8 +179,8 @@ describe('fedishop federates with Fedify', { timeout: 12 * STEP_MS }, () => {
 
   step('setup', 'fedishop runs, a seller opens a shop, the Fedify peer runs', [], async () => {
     await startServer();
-    cli(['user', 'add', SELLER.name, '--role', 'seller'], `${SELLER.password}\n`);
-    token = cli(['token', 'issue', SELLER.name]);
+    await addUser({ username: SELLER.name, password: SELLER.password, role: 'seller' }, cliOptions());
+    token = await issueToken(SELLER.name, cliOptions());
     assert.match(token, /^\S+$/, 'token issue printed more than a token');
     await api('POST', '/shops', SHOP, 201);
     shopId = `${base}/shops/${SHOP.handle}`;
@@ -339,7 +251,8 @@ describe('fedishop federates with Fedify', { timeout: 12 * STEP_MS }, () => {
         html = (await request(productId, { headers: { accept: 'text/html' } })).text;
         return html.includes(REPLY) && /<span[^>]*\bclass="likes-count"[^>]*>\s*1\s*<\/span>/.test(html);
       },
-      `the product page never showed the reply "${REPLY}" (${html.includes(REPLY) ? 'shown' : 'missing'}) and ` +
+      () =>
+        `the product page never showed the reply "${REPLY}" (${html.includes(REPLY) ? 'shown' : 'missing'}) and ` +
         `<span class="likes-count">1</span> (found: ${/<span[^>]*likes-count[^>]*>[^<]*<\/span>/.exec(html)?.[0] ?? 'none'})`,
     );
   });

@@ -110,7 +110,17 @@ fn three_free_ports() -> u16 {
 async fn demo_starts_three_instances_that_follow_each_other() {
     use std::io::BufRead;
     let port = three_free_ports();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fedishop"))
+    /// Kills the demo if the test fails before stopping it.
+    struct Guard(std::process::Child);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Ok(None) = self.0.try_wait() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_fedishop"))
         .args(["demo", "--base-port", &port.to_string()])
         .env_remove("FEDISHOP_CONFIG")
         .env("FEDISHOP_LOG", "warn")
@@ -118,7 +128,8 @@ async fn demo_starts_three_instances_that_follow_each_other() {
         .stderr(Stdio::null())
         .spawn()
         .expect("run fedishop demo");
-    let stdout = child.stdout.take().unwrap();
+    let mut child = Guard(child);
+    let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout)
@@ -137,10 +148,7 @@ async fn demo_starts_three_instances_that_follow_each_other() {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => printed.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the demo did not start: {printed:?}");
-            }
+            Err(_) => panic!("the demo did not start: {printed:?}"),
         }
     }
     let data_dir = printed[0]
@@ -178,11 +186,11 @@ async fn demo_starts_three_instances_that_follow_each_other() {
     })
     .await;
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
+    let exit = child.0.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
     assert!(!data_dir.exists(), "the demo removes its data");
 }
