@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
-use rsa::RsaPrivateKey;
 use url::Url;
 
 use super::signatures::{self, ToSign};
@@ -178,7 +177,7 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
 #[derive(Clone)]
 pub struct SigningKey {
     pub key_id: String,
-    pub key: Arc<RsaPrivateKey>,
+    pub key: Arc<super::signatures::PrivateKey>,
 }
 
 /// An HTTP client for federation.

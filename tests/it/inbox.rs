@@ -16,7 +16,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ap")
 struct Remote {
     actor: Value,
     key_id: String,
-    key: rsa::RsaPrivateKey,
+    key: signatures::PrivateKey,
 }
 
 fn read(software: &str, name: &str) -> String {

@@ -175,3 +175,65 @@ fn key_ids_map_to_actors() {
         "https://m.example/users/a"
     );
 }
+
+#[test]
+fn pkcs1_keys_as_older_servers_publish_them_work_too() {
+    let private = parse_private_key(include_str!(
+        "../../../tests/fixtures/keys/pkcs1-private.pem"
+    ))
+    .unwrap();
+    let h = {
+        let mut h = HashMap::new();
+        h.insert("host".to_string(), "shop.example".to_string());
+        h.insert("date".to_string(), http_date(NOW));
+        h.insert("digest".to_string(), digest_header(b"{}"));
+        let sig = sign(
+            &private,
+            "https://remote.example/users/a#main-key",
+            &ToSign {
+                method: "POST",
+                path_and_query: "/inbox",
+                headers: vec![
+                    ("host", h["host"].clone()),
+                    ("date", h["date"].clone()),
+                    ("digest", h["digest"].clone()),
+                ],
+            },
+        );
+        h.insert("signature".to_string(), sig);
+        h
+    };
+    let lookup = |name: &str| h.get(name).cloned();
+    let req = Incoming {
+        method: "POST",
+        path_and_query: "/inbox",
+        header: &lookup,
+        body: Some(b"{}"),
+        our_host: "shop.example",
+        now: NOW,
+    };
+    let sig = precheck(&req).unwrap();
+    assert_eq!(
+        verify(
+            &req,
+            &sig,
+            include_str!("../../../tests/fixtures/keys/pkcs1-public.pem")
+        ),
+        Ok(())
+    );
+    assert!(parse_private_key(
+        "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----"
+    )
+    .is_err());
+    assert!(parse_public_key("garbage").is_none());
+}
+
+#[test]
+fn generated_keys_round_trip_through_pem() {
+    let (public, private) = keys();
+    assert!(public.starts_with("-----BEGIN PUBLIC KEY-----\n"));
+    assert!(private.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+    assert!(parse_private_key(private).is_ok());
+    assert!(parse_public_key(public).is_some());
+    assert!(public.lines().all(|l| l.len() <= 64));
+}
