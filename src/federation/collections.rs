@@ -3,6 +3,7 @@
 //! and single public activities.
 
 use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -39,17 +40,11 @@ async fn actor_id(state: &AppState, shop: Option<&str>, user: Option<&str>) -> O
         .map(|u| state.urls.user(&u.username))
 }
 
-struct Req {
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-}
-
 async fn outbox_for(
     state: &AppState,
     actor: Option<String>,
     page: Option<i64>,
-    r: Req,
+    r: &Parts,
 ) -> Response {
     if let Err(resp) = require_signature(state, &r.method, &r.uri, &r.headers).await {
         return resp;
@@ -113,7 +108,7 @@ async fn follow_collection(
     actor: Option<String>,
     followers: bool,
     page: Option<i64>,
-    r: Req,
+    r: &Parts,
 ) -> Response {
     if let Err(resp) = require_signature(state, &r.method, &r.uri, &r.headers).await {
         return resp;
@@ -181,136 +176,60 @@ pub async fn shop_outbox(
     State(state): State<AppState>,
     Path(handle): Path<String>,
     Query(q): Query<PageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
     let actor = actor_id(&state, Some(&handle), None).await;
-    outbox_for(
-        &state,
-        actor,
-        q.page,
-        Req {
-            method,
-            uri,
-            headers,
-        },
-    )
-    .await
+    outbox_for(&state, actor, q.page, &parts).await
 }
 
 pub async fn user_outbox(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<PageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
     let actor = actor_id(&state, None, Some(&name)).await;
-    outbox_for(
-        &state,
-        actor,
-        q.page,
-        Req {
-            method,
-            uri,
-            headers,
-        },
-    )
-    .await
+    outbox_for(&state, actor, q.page, &parts).await
 }
 
 pub async fn shop_followers(
     State(state): State<AppState>,
     Path(handle): Path<String>,
     Query(q): Query<PageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
     let actor = actor_id(&state, Some(&handle), None).await;
-    follow_collection(
-        &state,
-        actor,
-        true,
-        q.page,
-        Req {
-            method,
-            uri,
-            headers,
-        },
-    )
-    .await
+    follow_collection(&state, actor, true, q.page, &parts).await
 }
 
 pub async fn shop_following(
     State(state): State<AppState>,
     Path(handle): Path<String>,
     Query(q): Query<PageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
     let actor = actor_id(&state, Some(&handle), None).await;
-    follow_collection(
-        &state,
-        actor,
-        false,
-        q.page,
-        Req {
-            method,
-            uri,
-            headers,
-        },
-    )
-    .await
+    follow_collection(&state, actor, false, q.page, &parts).await
 }
 
 pub async fn user_followers(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<PageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
     let actor = actor_id(&state, None, Some(&name)).await;
-    follow_collection(
-        &state,
-        actor,
-        true,
-        q.page,
-        Req {
-            method,
-            uri,
-            headers,
-        },
-    )
-    .await
+    follow_collection(&state, actor, true, q.page, &parts).await
 }
 
 pub async fn user_following(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<PageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
     let actor = actor_id(&state, None, Some(&name)).await;
-    follow_collection(
-        &state,
-        actor,
-        false,
-        q.page,
-        Req {
-            method,
-            uri,
-            headers,
-        },
-    )
-    .await
+    follow_collection(&state, actor, false, q.page, &parts).await
 }
 
 /// `GET /actor/outbox`, `/actor/followers`, `/actor/following`: the instance actor's
@@ -318,66 +237,28 @@ pub async fn user_following(
 pub async fn instance_outbox(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
     let actor = Some(state.urls.instance_actor());
-    outbox_for(
-        &state,
-        actor,
-        q.page,
-        Req {
-            method,
-            uri,
-            headers,
-        },
-    )
-    .await
+    outbox_for(&state, actor, q.page, &parts).await
 }
 
 pub async fn instance_followers(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
     let actor = Some(state.urls.instance_actor());
-    follow_collection(
-        &state,
-        actor,
-        true,
-        q.page,
-        Req {
-            method,
-            uri,
-            headers,
-        },
-    )
-    .await
+    follow_collection(&state, actor, true, q.page, &parts).await
 }
 
 pub async fn instance_following(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
     let actor = Some(state.urls.instance_actor());
-    follow_collection(
-        &state,
-        actor,
-        false,
-        q.page,
-        Req {
-            method,
-            uri,
-            headers,
-        },
-    )
-    .await
+    follow_collection(&state, actor, false, q.page, &parts).await
 }
 
 /// `GET /users/{name}/notes/{id}` (a member's reply), `/shops/{handle}/notes/{id}` (a shop's
