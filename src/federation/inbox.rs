@@ -114,10 +114,19 @@ pub async fn verify_request(
         now: now_ms() / 1000,
     };
     let sig = signatures::precheck(&req)?;
+    verify_signer(state, &req, &sig).await
+}
+
+/// Finds the signer of a prechecked request (cached, else fetched) and verifies its key.
+async fn verify_signer(
+    state: &AppState,
+    req: &Incoming<'_>,
+    sig: &signatures::SignatureHeader,
+) -> Result<RemoteActor, SignatureError> {
     let signer = actors::actor_for_key(state, &sig.key_id, false)
         .await
         .map_err(|_| SignatureError::BadKey)?;
-    match signatures::verify(&req, &sig, &signer.public_key_pem) {
+    match signatures::verify(req, sig, &signer.public_key_pem) {
         Ok(()) => Ok(signer),
         Err(SignatureError::Invalid) | Err(SignatureError::BadKey) => {
             // The key may have been rotated: fetch the actor once more.
@@ -127,7 +136,7 @@ pub async fn verify_request(
             if fresh.public_key_pem == signer.public_key_pem {
                 return Err(SignatureError::Invalid);
             }
-            signatures::verify(&req, &sig, &fresh.public_key_pem)?;
+            signatures::verify(req, sig, &fresh.public_key_pem)?;
             Ok(fresh)
         }
         Err(e) => Err(e),
@@ -152,9 +161,10 @@ async fn handle(
         our_host: &state.settings.domain,
         now: now_ms() / 1000,
     };
-    if let Err(e) = signatures::precheck(&pre) {
-        return reject(StatusCode::UNAUTHORIZED, e);
-    }
+    let sig = match signatures::precheck(&pre) {
+        Ok(sig) => sig,
+        Err(e) => return reject(StatusCode::UNAUTHORIZED, e),
+    };
     let activity: Value = match serde_json::from_slice(body) {
         Ok(v @ Value::Object(_)) => v,
         _ => return reject(StatusCode::BAD_REQUEST, "the body is not a JSON object"),
@@ -189,7 +199,7 @@ async fn handle(
             return StatusCode::ACCEPTED.into_response();
         }
     }
-    let signer = match verify_request(state, method, uri, headers, Some(body)).await {
+    let signer = match verify_signer(state, &pre, &sig).await {
         Ok(s) => s,
         Err(e) => return reject(StatusCode::UNAUTHORIZED, e),
     };
