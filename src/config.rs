@@ -32,6 +32,15 @@ pub struct Settings {
     /// Require a valid HTTP signature on ActivityPub GETs of actors and objects (the instance
     /// actor stays public), like Mastodon's AUTHORIZED_FETCH.
     pub authorized_fetch: bool,
+    /// Deliveries in flight at once, over all destination instances.
+    pub delivery_concurrency: usize,
+    /// Deliveries in flight at once to one destination instance.
+    pub delivery_per_host: usize,
+    /// Activities per second one remote instance may post to our inboxes (a burst of ten
+    /// seconds' worth is allowed); more are answered 429 with Retry-After. 0 = no limit.
+    pub inbox_rate_limit: u32,
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -47,6 +56,10 @@ impl Default for Settings {
             behind_proxy: false,
             dev_federation: false,
             authorized_fetch: false,
+            delivery_concurrency: 128,
+            delivery_per_host: 4,
+            inbox_rate_limit: 100,
+            metrics_token: None,
         }
     }
 }
@@ -65,6 +78,10 @@ pub struct FileSettings {
     pub behind_proxy: Option<bool>,
     pub dev_federation: Option<bool>,
     pub authorized_fetch: Option<bool>,
+    pub delivery_concurrency: Option<usize>,
+    pub delivery_per_host: Option<usize>,
+    pub inbox_rate_limit: Option<u32>,
+    pub metrics_token: Option<String>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -117,6 +134,16 @@ impl Settings {
             if let Some(v) = f.authorized_fetch {
                 s.authorized_fetch = v;
             }
+            if let Some(v) = f.delivery_concurrency {
+                s.delivery_concurrency = v;
+            }
+            if let Some(v) = f.delivery_per_host {
+                s.delivery_per_host = v;
+            }
+            if let Some(v) = f.inbox_rate_limit {
+                s.inbox_rate_limit = v;
+            }
+            s.metrics_token = f.metrics_token.or(s.metrics_token);
         }
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = env("FEDISHOP_DOMAIN") {
@@ -152,6 +179,18 @@ impl Settings {
         }
         if let Some(v) = env("FEDISHOP_AUTHORIZED_FETCH") {
             s.authorized_fetch = parse_bool("FEDISHOP_AUTHORIZED_FETCH", &v)?;
+        }
+        if let Some(v) = env("FEDISHOP_DELIVERY_CONCURRENCY") {
+            s.delivery_concurrency = parse_number("FEDISHOP_DELIVERY_CONCURRENCY", &v)?;
+        }
+        if let Some(v) = env("FEDISHOP_DELIVERY_PER_HOST") {
+            s.delivery_per_host = parse_number("FEDISHOP_DELIVERY_PER_HOST", &v)?;
+        }
+        if let Some(v) = env("FEDISHOP_INBOX_RATE_LIMIT") {
+            s.inbox_rate_limit = parse_number("FEDISHOP_INBOX_RATE_LIMIT", &v)?;
+        }
+        if let Some(v) = env("FEDISHOP_METRICS_TOKEN") {
+            s.metrics_token = Some(v);
         }
         if let Some(v) = &flags.domain {
             s.domain = v.clone();
@@ -190,6 +229,12 @@ impl Settings {
         }
         if self.db_max_connections == 0 {
             anyhow::bail!("FEDISHOP_DB_MAX_CONNECTIONS must be at least 1");
+        }
+        if !(1..=4096).contains(&self.delivery_concurrency) {
+            anyhow::bail!("FEDISHOP_DELIVERY_CONCURRENCY must be between 1 and 4096");
+        }
+        if !(1..=64).contains(&self.delivery_per_host) {
+            anyhow::bail!("FEDISHOP_DELIVERY_PER_HOST must be between 1 and 64");
         }
         if let Some(url) = &self.database_url {
             if !(url.starts_with("sqlite:")
@@ -247,6 +292,12 @@ impl Settings {
     pub fn media_dir(&self) -> PathBuf {
         self.data_dir.join("media")
     }
+}
+
+fn parse_number<T: std::str::FromStr>(key: &str, v: &str) -> anyhow::Result<T> {
+    v.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{key} must be a whole number"))
 }
 
 fn parse_bool(key: &str, v: &str) -> anyhow::Result<bool> {

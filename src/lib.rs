@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod federation;
+pub mod metrics;
 pub mod server;
 pub mod urls;
 pub mod web;

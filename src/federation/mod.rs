@@ -41,6 +41,8 @@ pub struct Federation {
     pub outbox_wake: Notify,
     /// Wakes the delivery worker after deliveries were queued.
     pub delivery_wake: Notify,
+    /// Counters shown at `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Federation {
@@ -50,6 +52,7 @@ impl Federation {
             keys: Mutex::new(HashMap::new()),
             outbox_wake: Notify::new(),
             delivery_wake: Notify::new(),
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 
