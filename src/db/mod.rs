@@ -4,9 +4,11 @@
 //! One file per aggregate. Imports no axum and nothing from `web`, `api` or `federation`.
 
 pub mod actor_keys;
+pub mod deliveries;
 pub mod dialect;
 pub mod follows;
 pub mod images;
+pub mod instances;
 pub mod outbox;
 pub mod products;
 pub mod reactions;

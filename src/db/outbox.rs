@@ -1,9 +1,10 @@
 //! The transactional outbox and its follow-ups: domain events written with the change,
-//! activities our actors sent, one delivery row per (activity, inbox), what we have published
+//! activities our actors sent (their deliveries are queued in `deliveries`), what we have published
 //! (to skip no-op Updates), and the inbox's record of activity ids already handled.
 
 use sqlx::Row;
 
+use super::deliveries::NewDelivery;
 use super::{Store, Tx};
 use crate::error::Result;
 
@@ -102,7 +103,12 @@ pub struct NewActivity<'a> {
 }
 
 /// Stores an activity and queues one delivery per inbox, in the caller's transaction.
-pub async fn enqueue(tx: &mut Tx, a: &NewActivity<'_>, inboxes: &[String], now: i64) -> Result<()> {
+pub async fn enqueue(
+    tx: &mut Tx,
+    a: &NewActivity<'_>,
+    deliveries: &[NewDelivery<'_>],
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO activities (id, actor, kind, object, body, public, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -116,21 +122,7 @@ pub async fn enqueue(tx: &mut Tx, a: &NewActivity<'_>, inboxes: &[String], now: 
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    for inbox in inboxes {
-        sqlx::query(
-            "INSERT INTO deliveries (id, activity_id, sender, inbox, attempts, next_attempt_at, \
-             state, created_at) VALUES ($1, $2, $3, $4, 0, $5, 'pending', $5) \
-             ON CONFLICT (activity_id, inbox) DO NOTHING",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(a.id)
-        .bind(a.actor)
-        .bind(inbox)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
+    super::deliveries::queue(tx, a.id, a.actor, a.object, deliveries, now).await
 }
 
 /// A public activity by id (to serve it), as JSON text.
@@ -165,71 +157,6 @@ pub async fn outbox_page(
             .fetch_one(store.pool())
             .await?;
     Ok((bodies, total))
-}
-
-/// A delivery that is due.
-#[derive(Clone, Debug)]
-pub struct DueDelivery {
-    pub id: String,
-    pub sender: String,
-    pub inbox: String,
-    pub attempts: i64,
-    pub body: String,
-}
-
-/// Up to `limit` deliveries due at `now`, oldest first.
-pub async fn due_deliveries(store: &Store, now: i64, limit: i64) -> Result<Vec<DueDelivery>> {
-    let rows = sqlx::query(
-        "SELECT d.id, d.sender, d.inbox, d.attempts, a.body FROM deliveries d \
-         JOIN activities a ON a.id = d.activity_id \
-         WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
-         ORDER BY d.next_attempt_at, d.id LIMIT $2",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DueDelivery {
-                id: r.try_get("id")?,
-                sender: r.try_get("sender")?,
-                inbox: r.try_get("inbox")?,
-                attempts: r.try_get("attempts")?,
-                body: r.try_get("body")?,
-            })
-        })
-        .collect()
-}
-
-/// Records the outcome of one attempt: `next` = Some(time) to retry, None when finished.
-pub async fn delivery_attempted(
-    store: &Store,
-    id: &str,
-    state: &str,
-    next: i64,
-    error: Option<&str>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE deliveries SET attempts = attempts + 1, state = $2, next_attempt_at = $3, \
-         last_error = $4 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(state)
-    .bind(next)
-    .bind(error)
-    .execute(store.pool())
-    .await?;
-    Ok(())
-}
-
-/// Counts of deliveries by state (for tests and the admin).
-pub async fn delivery_counts(store: &Store) -> Result<Vec<(String, i64)>> {
-    Ok(
-        sqlx::query_as("SELECT state, COUNT(*) FROM deliveries GROUP BY state ORDER BY state")
-            .fetch_all(store.pool())
-            .await?,
-    )
 }
 
 /// What we last published about an object: (content hash, state `live` or `deleted`).

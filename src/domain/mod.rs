@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod delivery;
 pub mod events;
 pub mod ids;
 pub mod images;

@@ -1,99 +1,501 @@
-//! The delivery worker: sends due rows of `deliveries` as signed POSTs (signed at send time,
-//! re-signed on every retry), a few at once, and records the outcome. Temporary failures are
-//! retried with exponential backoff for about 53 hours; permanent ones (most 4xx, refused
-//! URLs) stop at once.
+//! The delivery worker: takes due rows of the persistent queue (`db::deliveries`) under a
+//! lease, sends each as a signed POST (signed at send time, so every retry has a fresh Date),
+//! and hands the outcome to a recorder that writes outcomes in batches.
+//!
+//! Per destination instance: at most `delivery_per_host` in flight (one probe while the
+//! instance is failing), a circuit breaker that pauses it after failures in a row, and an
+//! "unavailable" mark after days of failure (nothing queued for it until it is heard from).
+//! Over all instances at most `delivery_concurrency` in flight, so dead instances cannot take
+//! every slot and live ones are not kept waiting. Rules live in `domain::delivery`.
+//!
+//! Crash safety: a row leaves the queue only after its outcome is committed. A process killed
+//! mid-send leaves leased rows that are sent again (at start-up on SQLite, after the lease on
+//! PostgreSQL); receivers drop the duplicates by activity id.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
+use super::fetch::FetchError;
 use super::keys;
-use crate::db::outbox::{self, DueDelivery};
+use crate::db::deliveries::{self, Claimed, Outcome};
+use crate::db::{instances, Backend};
+use crate::domain::delivery::{self as policy, HostHealth, HostSignal};
 use crate::domain::now_ms;
 use crate::error::Result;
+use crate::metrics::Metrics;
 use crate::server::AppState;
 
-/// Deliveries sent in parallel.
-const CONCURRENCY: usize = 8;
-/// Attempts before giving up (the last one about 53 hours after the first).
-pub const MAX_ATTEMPTS: i64 = 14;
+/// How long a claimed row stays with this process before another may take it.
+const LEASE_MS: i64 = 5 * 60_000;
+/// Failed deliveries are kept this long for the admin, then pruned.
+const KEEP_FAILED_MS: i64 = 7 * 24 * 3_600_000;
+/// Outcomes written per transaction at most.
+const RECORD_BATCH: usize = 1000;
+
+/// Health of instances that are failing, paused or unavailable (healthy ones have no entry),
+/// shared by the sender and the recorder; reloaded from the database now and then so that
+/// several processes converge.
+#[derive(Default)]
+pub struct HealthBook {
+    hosts: Mutex<HashMap<String, HostHealth>>,
+}
+
+impl HealthBook {
+    fn get(&self, host: &str) -> Option<HostHealth> {
+        self.hosts.lock().expect("health book").get(host).cloned()
+    }
+
+    fn replace(&self, all: Vec<(String, HostHealth)>) {
+        *self.hosts.lock().expect("health book") = all.into_iter().collect();
+    }
+}
+
+/// One finished attempt, for the recorder.
+struct Done {
+    id: String,
+    host: String,
+    outcome: Outcome,
+    signal: Option<HostSignal>,
+}
 
 /// Runs until `shutdown` turns true.
 pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        match deliver_due(&state).await {
-            Ok(n) if n > 0 => continue,
+    let owner = uuid::Uuid::now_v7().to_string();
+    if state.store.backend() == Backend::Sqlite {
+        // One process per SQLite file: leases left behind belong to a run that is gone.
+        match deliveries::release_leases(&state.store, None).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(deliveries = n, "resuming deliveries of the previous run")
+            }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "delivery worker"),
+            Err(e) => tracing::warn!(error = %e, "could not free old delivery leases"),
+        }
+    }
+    reload_health(&state).await;
+    let (done_tx, done_rx) = mpsc::channel::<Done>(8192);
+    let recorder = tokio::spawn(record_outcomes(state.clone(), done_rx));
+    let total = state.settings.delivery_concurrency.max(1);
+    let per_host = state.settings.delivery_per_host.max(1);
+    let mut tasks: JoinSet<String> = JoinSet::new();
+    let mut in_flight: HashMap<String, usize> = HashMap::new();
+    let mut bodies: HashMap<String, Arc<str>> = HashMap::new();
+    let mut last_reload = now_ms();
+    let mut last_prune = 0_i64;
+    loop {
+        while let Some(joined) = tasks.try_join_next() {
+            finished(&mut in_flight, joined);
+        }
+        let now = now_ms();
+        if now - last_reload > 30_000 {
+            reload_health(&state).await;
+            last_reload = now;
+        }
+        if now - last_prune > 3_600_000 {
+            last_prune = now;
+            if let Err(e) = deliveries::prune_failed(&state.store, now - KEEP_FAILED_MS).await {
+                tracing::warn!(error = %e, "could not prune failed deliveries");
+            }
+        }
+        let free = total - tasks.len().min(total);
+        if free > 0 && (free >= (total / 4).max(1) || tasks.is_empty()) {
+            if let Err(e) = claim_and_send(
+                &state,
+                &owner,
+                free,
+                per_host,
+                &mut tasks,
+                &mut in_flight,
+                &mut bodies,
+                &done_tx,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "delivery worker");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
         }
         tokio::select! {
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => finished(&mut in_flight, joined),
             _ = state.federation.delivery_wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => break,
         }
         if *shutdown.borrow() {
-            return;
+            break;
+        }
+    }
+    // Stopping: what is in flight is abandoned and goes back to the queue.
+    tasks.shutdown().await;
+    drop(done_tx);
+    let _ = recorder.await;
+    if let Err(e) = deliveries::release_leases(&state.store, Some(&owner)).await {
+        tracing::warn!(error = %e, "could not release delivery leases");
+    }
+}
+
+fn finished(
+    in_flight: &mut HashMap<String, usize>,
+    joined: std::result::Result<String, tokio::task::JoinError>,
+) {
+    let Ok(host) = joined else {
+        return; // a send panicked or was aborted; its lease expires and it is sent again
+    };
+    if let Some(n) = in_flight.get_mut(&host) {
+        *n -= 1;
+        if *n == 0 {
+            in_flight.remove(&host);
         }
     }
 }
 
-/// Sends the deliveries due now (up to 100); returns how many were attempted.
-pub async fn deliver_due(state: &AppState) -> Result<usize> {
-    let due = outbox::due_deliveries(&state.store, now_ms(), 100).await?;
-    let n = due.len();
-    stream::iter(due)
-        .for_each_concurrent(CONCURRENCY, |d| async move {
-            if let Err(e) = deliver_one(state, &d).await {
-                tracing::warn!(error = %e, inbox = %d.inbox, "delivery bookkeeping failed");
-            }
-        })
-        .await;
-    Ok(n)
+async fn reload_health(state: &AppState) {
+    match instances::troubled(&state.store).await {
+        Ok(all) => state.federation.health.replace(all),
+        Err(e) => tracing::warn!(error = %e, "could not read instance health"),
+    }
 }
 
-/// Seconds to wait before attempt `n` (1-based count of attempts made so far).
-pub fn backoff_secs(attempts_made: i64) -> i64 {
-    (30_i64 << attempts_made.clamp(0, 12).min(13)).min(12 * 3600)
-}
-
-async fn deliver_one(state: &AppState, d: &DueDelivery) -> Result<()> {
-    let key = keys::signing_key(&state.store, &state.federation.keys, &d.sender).await?;
-    let outcome = state
-        .federation
-        .client
-        .post_activity(&d.inbox, &d.body, &key)
-        .await;
+/// Claims up to `free` due deliveries and starts sending them.
+#[allow(clippy::too_many_arguments)]
+async fn claim_and_send(
+    state: &AppState,
+    owner: &str,
+    free: usize,
+    per_host: usize,
+    tasks: &mut JoinSet<String>,
+    in_flight: &mut HashMap<String, usize>,
+    bodies: &mut HashMap<String, Arc<str>>,
+    done: &mpsc::Sender<Done>,
+) -> Result<()> {
     let now = now_ms();
-    match outcome {
+    let limit = |host: &str| {
+        state
+            .federation
+            .health
+            .get(host)
+            .map_or(per_host, |h| h.in_flight_limit(per_host))
+    };
+    let busy: Vec<String> = in_flight
+        .iter()
+        .filter(|(h, n)| **n >= limit(h))
+        .map(|(h, _)| h.clone())
+        .collect();
+    let claimed =
+        deliveries::claim(&state.store, owner, now, now + LEASE_MS, free as i64, &busy).await?;
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let missing: Vec<&str> = {
+        let mut ids: Vec<&str> = claimed
+            .iter()
+            .map(|c| c.activity_id.as_str())
+            .filter(|id| !bodies.contains_key(*id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    if !missing.is_empty() {
+        if bodies.len() > 256 {
+            bodies.clear();
+        }
+        for (id, body) in deliveries::activity_bodies(&state.store, &missing).await? {
+            bodies.insert(id, Arc::from(body));
+        }
+    }
+    for d in claimed {
+        let open = state
+            .federation
+            .health
+            .get(&d.host)
+            .is_some_and(|h| h.is_open(now));
+        let count = in_flight.get(&d.host).copied().unwrap_or(0);
+        let body = bodies.get(&d.activity_id).cloned();
+        if open || count >= limit(&d.host) {
+            // Paused meanwhile, or more than this instance may take at once: back it goes.
+            if open {
+                Metrics::inc(&state.federation.metrics.deliveries_deferred);
+            }
+            let _ = done
+                .send(Done {
+                    id: d.id,
+                    host: d.host,
+                    outcome: Outcome::Released,
+                    signal: None,
+                })
+                .await;
+            continue;
+        }
+        let Some(body) = body else {
+            // The activity was withdrawn (an undone boost): nothing to send.
+            let _ = done
+                .send(Done {
+                    id: d.id,
+                    host: d.host,
+                    outcome: Outcome::Delivered,
+                    signal: None,
+                })
+                .await;
+            continue;
+        };
+        *in_flight.entry(d.host.clone()).or_insert(0) += 1;
+        let (state, done) = (state.clone(), done.clone());
+        tasks.spawn(async move {
+            let host = d.host.clone();
+            let finished = attempt(&state, d, &body).await;
+            let _ = done.send(finished).await;
+            host
+        });
+    }
+    Ok(())
+}
+
+/// Sends one delivery and says what became of it.
+async fn attempt(state: &AppState, d: Claimed, body: &str) -> Done {
+    let sent = match keys::signing_key(&state.store, &state.federation.keys, &d.sender).await {
+        Ok(key) => {
+            state
+                .federation
+                .client
+                .post_activity(&d.inbox, body, &key)
+                .await
+        }
+        Err(e) => Err(FetchError::Network(
+            d.inbox.clone(),
+            format!("signing key: {e}"),
+        )),
+    };
+    let (outcome, signal) = match sent {
         Ok(()) => {
             tracing::debug!(inbox = %d.inbox, "delivered");
-            outbox::delivery_attempted(&state.store, &d.id, "done", now, None).await
-        }
-        Err(e) if e.is_temporary() && d.attempts + 1 < MAX_ATTEMPTS => {
-            let next = now + backoff_secs(d.attempts + 1) * 1000;
-            tracing::info!(inbox = %d.inbox, error = %e, attempt = d.attempts + 1, "delivery failed; will retry");
-            outbox::delivery_attempted(&state.store, &d.id, "pending", next, Some(&e.to_string()))
-                .await
+            (Outcome::Delivered, Some(HostSignal::Up))
         }
         Err(e) => {
-            tracing::info!(inbox = %d.inbox, error = %e, "delivery failed for good");
-            outbox::delivery_attempted(&state.store, &d.id, "failed", now, Some(&e.to_string()))
-                .await
+            let attempts = d.attempts + 1;
+            let signal = host_signal(&e);
+            let error = e.to_string();
+            let outcome = if e.is_temporary() && policy::may_retry(attempts) {
+                let delay = policy::retry_delay_secs(attempts, rand::random::<f64>());
+                tracing::info!(inbox = %d.inbox, error = %error, attempt = attempts, retry_in_secs = delay, "delivery failed; will retry");
+                Outcome::Retry {
+                    next_attempt_at: now_ms() + delay * 1000,
+                    error,
+                }
+            } else {
+                tracing::info!(inbox = %d.inbox, error = %error, attempts, "delivery failed for good");
+                Outcome::Failed { error }
+            };
+            (outcome, signal)
+        }
+    };
+    Done {
+        id: d.id,
+        host: d.host,
+        outcome,
+        signal,
+    }
+}
+
+/// What a failed attempt says about the instance; None when the request never left.
+fn host_signal(e: &FetchError) -> Option<HostSignal> {
+    match e {
+        FetchError::Network(..) => Some(HostSignal::Down),
+        FetchError::Throttled(_, retry_after) => Some(HostSignal::Throttled {
+            retry_after_secs: *retry_after,
+        }),
+        FetchError::Status(_, s) if s.is_server_error() || s.as_u16() == 408 => {
+            Some(HostSignal::Down)
+        }
+        FetchError::Refused(..) => None,
+        // It answered: the instance is up, whatever it thought of the request.
+        _ => Some(HostSignal::Up),
+    }
+}
+
+/// Writes outcomes in batches until every sender is gone.
+async fn record_outcomes(state: AppState, mut rx: mpsc::Receiver<Done>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RECORD_BATCH {
+            match rx.try_recv() {
+                Ok(d) => batch.push(d),
+                Err(_) => break,
+            }
+        }
+        for attempt in 1..=3 {
+            match record_batch(&state, &batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < 3 => {
+                    tracing::warn!(error = %e, "recording delivery outcomes; trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                // The rows keep their lease and are sent again when it runs out.
+                Err(e) => tracing::error!(error = %e, "could not record delivery outcomes"),
+            }
+        }
+        state.federation.delivery_wake.notify_one();
+    }
+}
+
+/// Per instance: its new health and what this batch added to its totals.
+#[derive(Default)]
+struct HostChange {
+    health: HostHealth,
+    delivered: i64,
+    failed: i64,
+    recovered: bool,
+    became_unavailable: bool,
+}
+
+async fn record_batch(state: &AppState, batch: &[Done]) -> Result<()> {
+    let now = now_ms();
+    let m = &state.federation.metrics;
+    let mut changes: HashMap<&str, HostChange> = HashMap::new();
+    {
+        let mut book = state.federation.health.hosts.lock().expect("health book");
+        for d in batch {
+            match &d.outcome {
+                Outcome::Delivered => Metrics::inc(&m.deliveries_sent),
+                Outcome::Retry { .. } => Metrics::inc(&m.deliveries_retried),
+                Outcome::Failed { .. } => Metrics::inc(&m.deliveries_failed),
+                Outcome::Released => {}
+            }
+            let Some(signal) = &d.signal else { continue };
+            let change = changes
+                .entry(d.host.as_str())
+                .or_insert_with(|| HostChange {
+                    health: book.get(&d.host).cloned().unwrap_or_default(),
+                    ..HostChange::default()
+                });
+            let error = match &d.outcome {
+                Outcome::Retry { error, .. } | Outcome::Failed { error } => Some(error.as_str()),
+                _ => None,
+            };
+            let t = change
+                .health
+                .observe(signal, error, now, rand::random::<f64>());
+            change.recovered |= t.recovered;
+            change.became_unavailable |= t.became_unavailable;
+            match &d.outcome {
+                Outcome::Delivered => change.delivered += 1,
+                Outcome::Failed { .. } => change.failed += 1,
+                _ => {}
+            }
+        }
+        for (host, change) in &changes {
+            if change.health.troubled() || change.health.circuit_open_until > now {
+                book.insert((*host).to_string(), change.health.clone());
+            } else {
+                book.remove(*host);
+            }
         }
     }
+    let mut tx = state.store.begin().await?;
+    for d in batch {
+        deliveries::record(&mut tx, &d.id, &d.outcome).await?;
+    }
+    for (host, change) in &changes {
+        instances::save_health(
+            &mut tx,
+            host,
+            &change.health,
+            change.delivered,
+            change.failed,
+        )
+        .await?;
+        if change.recovered {
+            deliveries::bring_forward(&mut tx, host, now).await?;
+            tracing::info!(host = %host, "instance answers again; its deliveries resume");
+        }
+        if change.became_unavailable {
+            let n = deliveries::drop_host(&mut tx, host, "the instance is unavailable").await?;
+            Metrics::add(&m.deliveries_failed, n);
+            tracing::warn!(host = %host, dropped = n, "instance unavailable after days of failures");
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A signed request from `host` arrived: the instance is alive. Clears its failure state and
+/// unavailable mark and lets its waiting deliveries go now. Cheap when nothing is wrong.
+pub async fn heard_from(state: &AppState, host: &str) {
+    let troubled = state
+        .federation
+        .health
+        .hosts
+        .lock()
+        .expect("health book")
+        .remove(host)
+        .is_some();
+    if !troubled {
+        return;
+    }
+    let cleared = async {
+        instances::clear_failures(&state.store, host).await?;
+        let mut tx = state.store.begin().await?;
+        deliveries::bring_forward(&mut tx, host, now_ms()).await?;
+        tx.commit().await?;
+        Ok::<(), crate::error::Error>(())
+    };
+    match cleared.await {
+        Ok(()) => {
+            tracing::info!(host = %host, "heard from a failing instance; its deliveries resume");
+            state.federation.delivery_wake.notify_one();
+        }
+        Err(e) => tracing::warn!(error = %e, host = %host, "could not clear instance failures"),
+    }
+}
+
+/// Forgets what this process believes about `host` (after the admin reset it).
+pub fn forget_health(state: &AppState, host: &str) {
+    state
+        .federation
+        .health
+        .hosts
+        .lock()
+        .expect("health book")
+        .remove(host);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::StatusCode;
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff_secs(1), 60);
-        assert_eq!(backoff_secs(2), 120);
-        assert!(backoff_secs(8) > backoff_secs(7));
-        assert_eq!(backoff_secs(20), 12 * 3600);
-        let total: i64 = (1..MAX_ATTEMPTS).map(backoff_secs).sum();
-        assert!(total > 24 * 3600 && total < 4 * 24 * 3600, "{total}");
+    fn failures_are_read_as_signals_about_the_instance() {
+        let s = |e: FetchError| host_signal(&e);
+        assert_eq!(
+            s(FetchError::Network("i".into(), "refused".into())),
+            Some(HostSignal::Down)
+        );
+        assert_eq!(
+            s(FetchError::Status("i".into(), StatusCode::BAD_GATEWAY)),
+            Some(HostSignal::Down)
+        );
+        assert_eq!(
+            s(FetchError::Status("i".into(), StatusCode::REQUEST_TIMEOUT)),
+            Some(HostSignal::Down)
+        );
+        assert_eq!(
+            s(FetchError::Status("i".into(), StatusCode::UNAUTHORIZED)),
+            Some(HostSignal::Up)
+        );
+        assert_eq!(s(FetchError::Gone("i".into())), Some(HostSignal::Up));
+        assert_eq!(
+            s(FetchError::Throttled("i".into(), Some(30))),
+            Some(HostSignal::Throttled {
+                retry_after_secs: Some(30)
+            })
+        );
+        assert_eq!(s(FetchError::Refused("i".into(), "private address")), None);
     }
 }

@@ -40,13 +40,16 @@ pub enum FetchError {
     IdMismatch(String, String),
     #[error("network error for {0}: {1}")]
     Network(String, String),
+    /// 429, with the Retry-After the server gave, in seconds.
+    #[error("{0} asked us to slow down (429)")]
+    Throttled(String, Option<i64>),
 }
 
 impl FetchError {
     /// Whether a retry later may succeed (for deliveries).
     pub fn is_temporary(&self) -> bool {
         match self {
-            FetchError::Network(..) => true,
+            FetchError::Network(..) | FetchError::Throttled(..) => true,
             // 401: the receiver could not fetch our key just now (Mastodon answers so).
             FetchError::Status(_, s) => {
                 s.is_server_error()
@@ -57,6 +60,19 @@ impl FetchError {
             _ => false,
         }
     }
+}
+
+/// A Retry-After value (seconds, or an HTTP date) as seconds from now.
+pub fn retry_after_secs(value: &str) -> Option<i64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<i64>() {
+        return Some(secs.max(0));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let secs = at
+        .duration_since(std::time::SystemTime::now())
+        .map_or(0, |d| d.as_secs());
+    Some(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 /// Whether an address may be contacted. Private, loopback, link-local, multicast,
@@ -334,6 +350,13 @@ impl Client {
         let status = response.status();
         if status.is_success() {
             Ok(())
+        } else if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(retry_after_secs);
+            Err(FetchError::Throttled(inbox.to_string(), retry_after))
         } else if status == StatusCode::GONE {
             Err(FetchError::Gone(inbox.to_string()))
         } else {

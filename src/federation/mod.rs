@@ -41,6 +41,8 @@ pub struct Federation {
     pub outbox_wake: Notify,
     /// Wakes the delivery worker after deliveries were queued.
     pub delivery_wake: Notify,
+    /// Health of failing destination instances (circuit breakers).
+    pub health: delivery::HealthBook,
     /// Counters shown at `/metrics`.
     pub metrics: crate::metrics::Metrics,
 }
@@ -52,6 +54,7 @@ impl Federation {
             keys: Mutex::new(HashMap::new()),
             outbox_wake: Notify::new(),
             delivery_wake: Notify::new(),
+            health: delivery::HealthBook::default(),
             metrics: crate::metrics::Metrics::default(),
         }
     }

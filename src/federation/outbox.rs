@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::fetch::authority;
 use super::notes::{product_note, reader_hash};
 use super::protocol::{self, PUBLIC};
+use crate::db::deliveries::NewDelivery;
 use crate::db::{self, outbox, outbox::NewActivity, Tx};
 use crate::domain::catalog::service;
+use crate::domain::delivery::host_matches_domain;
 use crate::domain::events::Event;
 use crate::domain::ids::{ProductId, ShopId};
 use crate::domain::{now_ms, rfc3339};
@@ -215,7 +218,8 @@ pub fn wrap(state: &AppState, kind: &str, actor: &str, object: Value, public: bo
     })
 }
 
-/// Stores `activity` and queues its deliveries in `tx`.
+/// Stores `activity` and queues its deliveries in `tx`: one per inbox, none to unavailable
+/// instances or to domains the admin suspended.
 pub async fn enqueue(
     tx: &mut Tx,
     activity: &Value,
@@ -225,6 +229,33 @@ pub async fn enqueue(
     public: bool,
 ) -> Result<()> {
     let body = activity.to_string();
+    let unavailable = db::instances::unavailable_hosts(tx).await?;
+    let suspended = db::instances::suspended_domains(tx).await?;
+    let hosts: Vec<Option<String>> = inboxes
+        .iter()
+        .map(|inbox| {
+            let host = url::Url::parse(inbox).ok().and_then(|u| authority(&u))?;
+            let blocked = unavailable.contains(&host)
+                || suspended.iter().any(|d| host_matches_domain(&host, d));
+            (!blocked).then_some(host)
+        })
+        .collect();
+    let deliveries: Vec<NewDelivery> = inboxes
+        .iter()
+        .zip(&hosts)
+        .filter_map(|(inbox, host)| {
+            host.as_deref().map(|host| NewDelivery {
+                inbox: inbox.as_str(),
+                host,
+            })
+        })
+        .collect();
+    if deliveries.len() < inboxes.len() {
+        tracing::debug!(
+            skipped = inboxes.len() - deliveries.len(),
+            "not queued for unavailable or suspended instances"
+        );
+    }
     outbox::enqueue(
         tx,
         &NewActivity {
@@ -235,7 +266,7 @@ pub async fn enqueue(
             body: &body,
             public,
         },
-        inboxes,
+        &deliveries,
         now_ms(),
     )
     .await
