@@ -81,13 +81,18 @@ pub async fn event_failed(
     Ok(())
 }
 
-pub async fn mark_event_processed(tx: &mut Tx, id: &str, now: i64) -> Result<()> {
-    sqlx::query("UPDATE outbox_events SET processed_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// Marks an event done, in the transaction that stored what it led to. False when another
+/// process got there first: the caller must roll back (so each event is federated once, also
+/// with several processes on one PostgreSQL, where the second waits for the first's row lock).
+pub async fn mark_event_processed(tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE outbox_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// An activity one of our actors sends.

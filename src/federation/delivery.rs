@@ -23,7 +23,7 @@ use super::fetch::FetchError;
 use super::keys;
 use crate::db::deliveries::{self, Claimed, Outcome};
 use crate::db::{instances, Backend};
-use crate::domain::delivery::{self as policy, HostHealth, HostSignal};
+use crate::domain::delivery::{self as policy, HostHealth, HostSignal, Transition};
 use crate::domain::now_ms;
 use crate::error::Result;
 use crate::metrics::Metrics;
@@ -52,6 +52,26 @@ impl HealthBook {
     fn replace(&self, all: Vec<(String, HostHealth)>) {
         *self.hosts.lock().expect("health book") = all.into_iter().collect();
     }
+
+    /// Applies one attempt's signal at once (so the next claim already sees an opened
+    /// circuit) and returns the new health with what changed.
+    fn observe(
+        &self,
+        host: &str,
+        signal: &HostSignal,
+        error: Option<&str>,
+        now: i64,
+    ) -> (HostHealth, Transition) {
+        let mut book = self.hosts.lock().expect("health book");
+        let mut health = book.get(host).cloned().unwrap_or_default();
+        let t = health.observe(signal, error, now, rand::random::<f64>());
+        if health.troubled() || health.circuit_open_until > now {
+            book.insert(host.to_string(), health.clone());
+        } else {
+            book.remove(host);
+        }
+        (health, t)
+    }
 }
 
 /// One finished attempt, for the recorder.
@@ -59,7 +79,8 @@ struct Done {
     id: String,
     host: String,
     outcome: Outcome,
-    signal: Option<HostSignal>,
+    /// The instance's health after this attempt, when it said something about it.
+    health: Option<(HostHealth, Transition)>,
 }
 
 /// Runs until `shutdown` turns true.
@@ -155,7 +176,9 @@ fn finished(
     }
 }
 
-async fn reload_health(state: &AppState) {
+/// Reads the health of failing instances from the database (every 30 s, so that several
+/// processes converge).
+pub async fn reload_health(state: &AppState) {
     match instances::troubled(&state.store).await {
         Ok(all) => state.federation.health.replace(all),
         Err(e) => tracing::warn!(error = %e, "could not read instance health"),
@@ -228,7 +251,7 @@ async fn claim_and_send(
                     id: d.id,
                     host: d.host,
                     outcome: Outcome::Released,
-                    signal: None,
+                    health: None,
                 })
                 .await;
             continue;
@@ -240,7 +263,7 @@ async fn claim_and_send(
                     id: d.id,
                     host: d.host,
                     outcome: Outcome::Delivered,
-                    signal: None,
+                    health: None,
                 })
                 .await;
             continue;
@@ -295,11 +318,21 @@ async fn attempt(state: &AppState, d: Claimed, body: &str) -> Done {
             (outcome, signal)
         }
     };
+    let error = match &outcome {
+        Outcome::Retry { error, .. } | Outcome::Failed { error } => Some(error.as_str()),
+        _ => None,
+    };
+    let health = signal.map(|s| {
+        state
+            .federation
+            .health
+            .observe(&d.host, &s, error, now_ms())
+    });
     Done {
         id: d.id,
         host: d.host,
         outcome,
-        signal,
+        health,
     }
 }
 
@@ -358,43 +391,25 @@ async fn record_batch(state: &AppState, batch: &[Done]) -> Result<()> {
     let now = now_ms();
     let m = &state.federation.metrics;
     let mut changes: HashMap<&str, HostChange> = HashMap::new();
-    {
-        let mut book = state.federation.health.hosts.lock().expect("health book");
-        for d in batch {
-            match &d.outcome {
-                Outcome::Delivered => Metrics::inc(&m.deliveries_sent),
-                Outcome::Retry { .. } => Metrics::inc(&m.deliveries_retried),
-                Outcome::Failed { .. } => Metrics::inc(&m.deliveries_failed),
-                Outcome::Released => {}
-            }
-            let Some(signal) = &d.signal else { continue };
-            let change = changes
-                .entry(d.host.as_str())
-                .or_insert_with(|| HostChange {
-                    health: book.get(&d.host).cloned().unwrap_or_default(),
-                    ..HostChange::default()
-                });
-            let error = match &d.outcome {
-                Outcome::Retry { error, .. } | Outcome::Failed { error } => Some(error.as_str()),
-                _ => None,
-            };
-            let t = change
-                .health
-                .observe(signal, error, now, rand::random::<f64>());
-            change.recovered |= t.recovered;
-            change.became_unavailable |= t.became_unavailable;
-            match &d.outcome {
-                Outcome::Delivered => change.delivered += 1,
-                Outcome::Failed { .. } => change.failed += 1,
-                _ => {}
-            }
+    for d in batch {
+        match &d.outcome {
+            Outcome::Delivered => Metrics::inc(&m.deliveries_sent),
+            Outcome::Retry { .. } => Metrics::inc(&m.deliveries_retried),
+            Outcome::Failed { .. } => Metrics::inc(&m.deliveries_failed),
+            Outcome::Released => {}
         }
-        for (host, change) in &changes {
-            if change.health.troubled() || change.health.circuit_open_until > now {
-                book.insert((*host).to_string(), change.health.clone());
-            } else {
-                book.remove(*host);
-            }
+        let Some((health, t)) = &d.health else {
+            continue;
+        };
+        // Outcomes arrive in the order they were observed: the last health wins.
+        let change = changes.entry(d.host.as_str()).or_default();
+        change.health = health.clone();
+        change.recovered |= t.recovered;
+        change.became_unavailable |= t.became_unavailable;
+        match &d.outcome {
+            Outcome::Delivered => change.delivered += 1,
+            Outcome::Failed { .. } => change.failed += 1,
+            _ => {}
         }
     }
     let mut tx = state.store.begin().await?;

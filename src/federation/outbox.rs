@@ -83,13 +83,18 @@ async fn process_one(state: &AppState, ev: &outbox::EventRow) -> Result<()> {
         None => Plan::default(),
     };
     let mut tx = state.store.begin().await?;
+    // Claim the event first: with several processes, the one that loses waits here and
+    // then rolls back instead of sending the same change twice.
+    if !outbox::mark_event_processed(&mut tx, &ev.id, now_ms()).await? {
+        tx.rollback().await?;
+        return Ok(());
+    }
     if let Some((id, actor, hash, st)) = &plan.remember {
         outbox::set_federated_object(&mut tx, id, actor, hash, st, now_ms()).await?;
     }
     if let Some((activity, actor, object_id, inboxes, public)) = &plan.send {
         enqueue(&mut tx, activity, actor, object_id, inboxes, *public).await?;
     }
-    outbox::mark_event_processed(&mut tx, &ev.id, now_ms()).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -4,7 +4,9 @@
 mod api_products;
 mod api_shops;
 mod cli;
+mod delivery;
 mod discovery;
+mod durability;
 mod federation;
 mod inbox;
 mod media;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_instance;
+
 use std::net::SocketAddr;
 
 use fedishop::config::Settings;
@@ -232,12 +234,21 @@ impl TestApp {
 }
 
 /// Polls `check` until it returns `Some` (every 50 ms, at most 15 s); panics with `what`.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    eventually_within(what, std::time::Duration::from_secs(15), check).await
+}
+
+/// Polls `check` until it returns `Some` (every 50 ms, at most `limit`); panics with `what`.
+pub async fn eventually_within<T, F, Fut>(what: &str, limit: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(v) = check().await {
             return v;
