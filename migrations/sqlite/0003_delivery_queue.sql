@@ -19,6 +19,7 @@ DROP INDEX deliveries_due;
 CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at, id);
 CREATE INDEX deliveries_order ON deliveries (inbox, object_id, state, created_at);
 CREATE INDEX deliveries_host ON deliveries (host, state);
+CREATE INDEX deliveries_age ON deliveries (state, created_at);
 
 -- One row per remote instance we deliver to. consecutive_failures drives the circuit
 -- breaker (no attempts until circuit_open_until); failing_since is the first failure after

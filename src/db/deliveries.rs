@@ -244,6 +244,18 @@ pub async fn release_leases(store: &Store, owner: Option<&str>) -> Result<u64> {
     Ok(r.rows_affected())
 }
 
+/// Extends the leases `owner` holds (rows still being sent).
+pub async fn renew_leases(store: &Store, owner: &str, lease_until: i64) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE deliveries SET lease_until = $2 WHERE lease_owner = $1 AND state = 'pending'",
+    )
+    .bind(owner)
+    .bind(lease_until)
+    .execute(store.pool())
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// Deletes failed deliveries older than `before` (they are kept a while for the admin).
 pub async fn prune_failed(store: &Store, before: i64) -> Result<u64> {
     let r = sqlx::query("DELETE FROM deliveries WHERE state = 'failed' AND created_at < $1")

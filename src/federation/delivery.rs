@@ -9,8 +9,9 @@
 //! every slot and live ones are not kept waiting. Rules live in `domain::delivery`.
 //!
 //! Crash safety: a row leaves the queue only after its outcome is committed. A process killed
-//! mid-send leaves leased rows that are sent again (at start-up on SQLite, after the lease on
-//! PostgreSQL); receivers drop the duplicates by activity id.
+//! mid-send leaves leased rows that are sent again: at start-up on SQLite (one process per
+//! file), within 30 s on PostgreSQL (leases are short and renewed while held). Receivers drop
+//! the duplicates by activity id.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,8 +30,10 @@ use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::server::AppState;
 
-/// How long a claimed row stays with this process before another may take it.
-const LEASE_MS: i64 = 5 * 60_000;
+/// How long a claimed row stays with this process before another may take it. Renewed every
+/// `RENEW_MS` while held, so a killed process's rows are free again within this time.
+const LEASE_MS: i64 = 30_000;
+const RENEW_MS: i64 = 10_000;
 /// Failed deliveries are kept this long for the admin, then pruned.
 const KEEP_FAILED_MS: i64 = 7 * 24 * 3_600_000;
 /// Outcomes written per transaction at most.
@@ -105,12 +108,19 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
     let mut in_flight: HashMap<String, usize> = HashMap::new();
     let mut bodies: HashMap<String, Arc<str>> = HashMap::new();
     let mut last_reload = now_ms();
+    let mut last_renew = now_ms();
     let mut last_prune = 0_i64;
     loop {
         while let Some(joined) = tasks.try_join_next() {
             finished(&mut in_flight, joined);
         }
         let now = now_ms();
+        if now - last_renew > RENEW_MS && !tasks.is_empty() {
+            last_renew = now;
+            if let Err(e) = deliveries::renew_leases(&state.store, &owner, now + LEASE_MS).await {
+                tracing::warn!(error = %e, "could not renew delivery leases");
+            }
+        }
         if now - last_reload > 30_000 {
             reload_health(&state).await;
             last_reload = now;

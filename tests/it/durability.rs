@@ -39,7 +39,7 @@ impl Server {
     }
 
     async fn wait_ready(&self) {
-        let url = format!("http://127.0.0.1:{}/health", self.port);
+        let url = format!("http://127.0.0.1:{}/healthz", self.port);
         eventually_within("the server to answer", Duration::from_secs(30), || {
             let url = url.clone();
             async move {
