@@ -9,6 +9,7 @@ pub mod follows;
 pub mod images;
 pub mod outbox;
 pub mod products;
+pub mod queue_stats;
 pub mod reactions;
 pub mod remote_actors;
 pub mod remote_products;
