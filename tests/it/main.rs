@@ -8,6 +8,7 @@ mod discovery;
 mod federation;
 mod inbox;
 mod media;
+mod ops;
 mod schema;
 mod support;
 mod web;
