@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
     let upload_limit = state.settings.max_upload_bytes.saturating_mul(4) + 1024 * 1024;
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::endpoint))
         .merge(crate::api::routes())
         .merge(crate::federation::routes())
         .merge(crate::web::routes())

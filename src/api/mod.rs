@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, bearer-token authenticated, described by `openapi.json`.
 //! Handlers translate JSON to domain inputs and back; every rule lives in `domain`.
 
+mod admin;
 mod auth;
 mod dto;
 mod input;
@@ -30,6 +31,7 @@ pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 pub fn routes() -> Router<AppState> {
     let json_routes = Router::new()
         .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/admin/federation", get(admin::federation))
         .route("/api/v1/shops", post(shops::create).get(shops::list))
         .route(
             "/api/v1/shops/{handle}",

@@ -11,6 +11,7 @@ pub mod images;
 pub mod instances;
 pub mod outbox;
 pub mod products;
+pub mod queue_stats;
 pub mod reactions;
 pub mod remote_actors;
 pub mod remote_products;

@@ -40,7 +40,8 @@ struct UsersPage {
     e: Errs,
 }
 
-fn require_admin(v: &Visitor) -> Result<&User, WebError> {
+/// The signed-in admin, or 403 (sign-in first when nobody is signed in).
+pub(super) fn require_admin(v: &Visitor) -> Result<&User, WebError> {
     let user = v.require_user()?;
     if user.is_admin() {
         Ok(user)

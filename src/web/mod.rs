@@ -4,6 +4,7 @@
 //! rule; they never write SQL.
 
 mod admin;
+mod admin_federation;
 mod assets;
 mod auth;
 pub mod cache;
@@ -85,6 +86,12 @@ pub fn routes() -> Router<AppState> {
         .route("/interact/{action}", post(social::interact))
         .route("/users/{name}", get(profile::user_page))
         .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/federation", get(admin_federation::page))
+        .route("/admin/federation/retry", post(admin_federation::retry_now))
+        .route(
+            "/admin/federation/retry-failed",
+            post(admin_federation::retry_failed),
+        )
         .route("/shops/{handle}", get(storefront::shop_page))
         .route("/shops/{handle}/feed.atom", get(feed::shop_feed))
         .route("/shops/{handle}/tags/{tag}", get(storefront::tag_page))

@@ -10,6 +10,7 @@ mod durability;
 mod federation;
 mod inbox;
 mod media;
+mod ops;
 mod schema;
 mod support;
 mod web;
