@@ -260,8 +260,8 @@ async fn retry(store: &Store, host: &str, now: i64, requeue_failed: bool) -> Res
     .await?;
     let requeued = if requeue_failed {
         sqlx::query(
-            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, \
-             lease_owner = NULL, lease_until = 0 WHERE host = $1 AND state = 'failed'",
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2 \
+             WHERE host = $1 AND state = 'failed'",
         )
         .bind(host)
         .bind(now)

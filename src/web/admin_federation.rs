@@ -169,6 +169,8 @@ fn retried(state: &AppState, host: &str, outcome: queue_stats::Retried) -> WebRe
     if outcome.is_empty() {
         return Err(Error::not_found("instance").into());
     }
+    // This process's delivery worker keeps its own copy of failing instances' health.
+    crate::federation::delivery::forget_health(state, host);
     state.federation.delivery_wake.notify_one();
     let q: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("retried", host)

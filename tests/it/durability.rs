@@ -287,4 +287,24 @@ async fn two_processes_on_one_postgres_share_the_queue() {
         .await
         .unwrap();
     assert_eq!(left, 0);
+    // Both processes took part.
+    let a_sent = delivered_by(port_a).await;
+    let b_sent = delivered_by(port_b).await;
+    assert_eq!(a_sent + b_sent, 3 * n as u64);
+    assert!(a_sent > 0 && b_sent > 0, "{a_sent} + {b_sent}");
+    println!("process A delivered {a_sent}, process B {b_sent}");
+}
+
+/// `fedishop_deliveries_total{result="delivered"}` of the process on `port`.
+async fn delivered_by(port: u16) -> u64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("fedishop_deliveries_total{result=\"delivered\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("delivered counter")
 }

@@ -14,13 +14,16 @@ use crate::support::TestApp;
 const HOUR: i64 = 3_600_000;
 
 /// Queues `n` deliveries to `host` in `state`, queued at `created_at`, due at `next_at`.
+/// Queue rows to `host`. They are leased to another (imaginary) process of the instance for
+/// an hour, so this process's delivery worker leaves them alone and the test sees exactly
+/// what the admin's buttons changed.
 async fn queue(app: &TestApp, host: &str, state: &str, n: usize, created_at: i64, next_at: i64) {
     for _ in 0..n {
         let id = uuid::Uuid::now_v7().to_string();
         sqlx::query(
             "INSERT INTO deliveries (id, activity_id, sender, inbox, attempts, next_attempt_at, \
-             last_error, state, created_at, host, object_id) \
-             VALUES ($1, $2, $3, $4, 3, $5, $6, $7, $8, $9, $10)",
+             last_error, state, created_at, host, object_id, lease_owner, lease_until) \
+             VALUES ($1, $2, $3, $4, 3, $5, $6, $7, $8, $9, $10, 'another-process', $11)",
         )
         .bind(&id)
         .bind(format!("https://local.test/activities/{id}"))
@@ -32,6 +35,7 @@ async fn queue(app: &TestApp, host: &str, state: &str, n: usize, created_at: i64
         .bind(created_at)
         .bind(host)
         .bind("https://local.test/shops/teashop/products/1")
+        .bind(now_ms() + 3_600_000)
         .execute(app.state.store.pool())
         .await
         .expect("insert delivery");
