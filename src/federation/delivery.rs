@@ -45,6 +45,8 @@ const RECORD_BATCH: usize = 1000;
 #[derive(Default)]
 pub struct HealthBook {
     hosts: Mutex<HashMap<String, HostHealth>>,
+    /// Domains the admin suspended: deliveries queued before the block are given up.
+    suspended: Mutex<Vec<String>>,
 }
 
 impl HealthBook {
@@ -52,8 +54,17 @@ impl HealthBook {
         self.hosts.lock().expect("health book").get(host).cloned()
     }
 
-    fn replace(&self, all: Vec<(String, HostHealth)>) {
+    fn replace(&self, all: Vec<(String, HostHealth)>, suspended: Vec<String>) {
         *self.hosts.lock().expect("health book") = all.into_iter().collect();
+        *self.suspended.lock().expect("health book") = suspended;
+    }
+
+    fn is_suspended(&self, host: &str) -> bool {
+        self.suspended
+            .lock()
+            .expect("health book")
+            .iter()
+            .any(|d| policy::host_matches_domain(host, d))
     }
 
     /// Applies one attempt's signal at once (so the next claim already sees an opened
@@ -189,8 +200,18 @@ fn finished(
 /// Reads the health of failing instances from the database (every 30 s, so that several
 /// processes converge).
 pub async fn reload_health(state: &AppState) {
-    match instances::troubled(&state.store).await {
-        Ok(all) => state.federation.health.replace(all),
+    let read = async {
+        let troubled = instances::troubled(&state.store).await?;
+        let suspended = instances::domain_blocks(&state.store)
+            .await?
+            .into_iter()
+            .filter(|b| b.severity == "suspend")
+            .map(|b| b.domain)
+            .collect();
+        Ok::<_, crate::error::Error>((troubled, suspended))
+    };
+    match read.await {
+        Ok((troubled, suspended)) => state.federation.health.replace(troubled, suspended),
         Err(e) => tracing::warn!(error = %e, "could not read instance health"),
     }
 }
@@ -244,6 +265,19 @@ async fn claim_and_send(
         }
     }
     for d in claimed {
+        if state.federation.health.is_suspended(&d.host) {
+            let _ = done
+                .send(Done {
+                    id: d.id,
+                    host: d.host,
+                    outcome: Outcome::Failed {
+                        error: "the admin suspended this domain".into(),
+                    },
+                    health: None,
+                })
+                .await;
+            continue;
+        }
         let open = state
             .federation
             .health

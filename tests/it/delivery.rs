@@ -222,6 +222,37 @@ async fn nothing_goes_to_suspended_or_unavailable_instances_until_they_are_heard
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    // A delivery queued before the block is given up, not sent.
+    sqlx::query(
+        "INSERT INTO deliveries (id, activity_id, sender, inbox, host, object_id, attempts, \
+         next_attempt_at, state, created_at) VALUES ('early', 'a', $1, $2, $3, 'o', 0, 0, 'pending', 0)",
+    )
+    .bind(app.state.urls.shop("teashop"))
+    .bind(fake.inbox("ann"))
+    .bind(&fake.host)
+    .execute(app.state.store.pool())
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO activities (id, actor, kind, object, body, public, created_at) VALUES ('a', 'x', 'Announce', 'o', '{}', 0, 0)")
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    fedishop::federation::delivery::reload_health(&app.state).await;
+    app.state.federation.delivery_wake.notify_one();
+    eventually("the early delivery given up", || async {
+        (scalar(
+            &app,
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'failed'",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    sqlx::query("DELETE FROM deliveries")
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
     publish(&app, &token, "Kukicha").await;
     eventually("the Create is stored", || async {
         (scalar(
