@@ -123,13 +123,19 @@ enum Kind {
 }
 
 fn kind_of(host: usize, o: &Opts) -> Kind {
-    let crosses = |share: f64| ((host + 1) as f64 * share).floor() > (host as f64 * share).floor();
-    if crosses(o.dead_share) {
+    // Whether index `i` is one of the evenly spread `share` of all indexes.
+    let picked =
+        |i: usize, share: f64| ((i + 1) as f64 * share).floor() > (i as f64 * share).floor();
+    let special = o.dead_share + o.slow_share;
+    if !picked(host, special) {
+        return Kind::Live;
+    }
+    // The k-th special instance; dead and slow ones alternate in proportion.
+    let k = (((host + 1) as f64 * special).floor() as usize).saturating_sub(1);
+    if picked(k, o.dead_share / special) {
         Kind::Dead
-    } else if crosses(o.slow_share) {
-        Kind::Slow
     } else {
-        Kind::Live
+        Kind::Slow
     }
 }
 
@@ -450,6 +456,14 @@ async fn fedishop_phase(
     // Let the shop's own event go out (to nobody) before the followers exist.
     state.changed();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // A shop that has published before already has its key pair (made on first need, about
+    // 0.2 s): fetching the actor document makes it now, outside the measurement.
+    let actor_doc = reqwest::Client::new()
+        .get(state.urls.shop("teashop"))
+        .header("accept", "application/activity+json")
+        .send()
+        .await?;
+    anyhow::ensure!(actor_doc.status().is_success(), "shop actor document");
 
     let shop_id = state.urls.shop("teashop");
     let setup = Instant::now();
@@ -734,6 +748,7 @@ async fn main() -> anyhow::Result<()> {
             "live_done_secs": f_done.map(|s| round(s, 3)),
             "peak_rss_mib": round(mib(peak), 1),
             "fake_instances_rss_mib": round(mib(rss_setup), 1),
+            "fedishop_phase_peak_rss_mib": round(mib(f_rss), 1),
             "stock_done_secs": s_done.map(|s| round(s, 3)),
             "live_delivered": f_times.len(),
             "live_inboxes": live.len(),
