@@ -4,7 +4,8 @@
 //!      timed from publishing until the last live inbox got it;
 //!   2. through activitypub_federation's stock send path (`SendActivityTask::prepare` once,
 //!      then `sign_and_send` per live inbox, debug mode so http and ports are accepted), the
-//!      same bytes to fresh counters, with the same number in flight;
+//!      same body, signed as an actor on another host so that the fake instances count the
+//!      two paths apart, with the same number in flight;
 //!
 //! and their ratio. The last line printed is one JSON object.
 //!
@@ -165,13 +166,16 @@ impl Counters {
     }
 }
 
+/// Where the stock path's actor claims to live: its signatures' key ids name this host, which
+/// tells the fake instances whose delivery they got (fedishop may still be sending late ones).
+const STOCK_HOST: &str = "stock.bench.example";
+
 /// Shared by every fake instance.
 struct Sinks {
     base: Instant,
     /// The product title, which only the measured activity carries.
     marker: Vec<u8>,
-    /// 0 while fedishop sends, 1 while the stock path sends.
-    phase: AtomicUsize,
+    /// 0: signed by fedishop, 1: signed by the stock path (its key id is on `STOCK_HOST`).
     phases: [Counters; 2],
     /// The first activity body that arrived, sent again unchanged by the stock path.
     sample: Mutex<Option<Bytes>>,
@@ -205,12 +209,12 @@ async fn inbox(
 
 async fn record(h: &HostCtx, n: usize, headers: &HeaderMap, body: Bytes) -> StatusCode {
     let s = &h.sinks;
-    let c = &s.phases[s.phase.load(Ordering::Relaxed)];
-    if !headers.contains_key("signature") {
-        c.unsigned.fetch_add(1, Ordering::Relaxed);
+    let Some(signature) = headers.get("signature") else {
+        s.phases[0].unsigned.fetch_add(1, Ordering::Relaxed);
         return StatusCode::UNAUTHORIZED;
-    }
-    if !body.windows(s.marker.len()).any(|w| w == s.marker) {
+    };
+    let c = &s.phases[usize::from(contains(signature.as_bytes(), STOCK_HOST.as_bytes()))];
+    if !contains(&body, &s.marker) {
         c.other.fetch_add(1, Ordering::Relaxed);
         return StatusCode::ACCEPTED;
     }
@@ -234,6 +238,10 @@ async fn record(h: &HostCtx, n: usize, headers: &HeaderMap, body: Bytes) -> Stat
         tokio::time::sleep(s.slow).await;
     }
     StatusCode::ACCEPTED
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// One port per fake instance. Dead ones are sockets that are bound (so the port stays
@@ -284,9 +292,9 @@ fn arrivals(c: &Counters, live: &[usize], base: Instant, start: Instant) -> Vec<
     t
 }
 
-/// Waits (bounded) until every live inbox has the activity in this phase.
-async fn wait_live(s: &Sinks, phase: usize, live: &[usize], deadline: Instant) {
-    let c = &s.phases[phase];
+/// Waits (bounded) until every live inbox has the activity from fedishop.
+async fn wait_live(s: &Sinks, live: &[usize], deadline: Instant) {
+    let c = &s.phases[0];
     while Instant::now() < deadline {
         if live
             .iter()
@@ -535,13 +543,24 @@ async fn fedishop_phase(
     )
     .await?;
     state.changed();
-    wait_live(sinks, 0, live, start + Duration::from_secs(o.wait_secs)).await;
+    wait_live(sinks, live, start + Duration::from_secs(o.wait_secs)).await;
     let times = arrivals(&sinks.phases[0], live, sinks.base, start);
     let done = (times.len() == live.len()).then(|| times.last().copied().unwrap_or(0.0));
 
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(15), serving).await;
-    drop(state); // closes its HTTP client's pooled connections
+    drop(state); // closes its HTTP client's pooled connections once the workers are gone
+                 // The delivery worker finishes what is due before it sees the stop: wait (bounded) until
+                 // nothing has arrived for a second, so the stock path does not share the cores with it.
+    let c = &sinks.phases[0];
+    let seen = || c.posts.load(Ordering::Relaxed) + c.other.load(Ordering::Relaxed);
+    for _ in 0..30 {
+        let before = seen();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if seen() == before {
+            break;
+        }
+    }
     Ok((done, times))
 }
 
@@ -559,7 +578,7 @@ async fn stock_phase(
     let field = |k: &str| Url::parse(body[k].as_str().unwrap_or_default());
     let activity = StockActivity {
         id: field("id")?,
-        actor: field("actor")?,
+        actor: Url::parse(&format!("http://{STOCK_HOST}/actor"))?,
         body: body.clone(),
     };
     let (public_pem, private_pem) = fedishop::federation::signatures::generate_key_pair()?;
@@ -569,7 +588,7 @@ async fn stock_phase(
         private_pem,
     };
     let config = FederationConfig::builder()
-        .domain("stock.bench.example")
+        .domain(STOCK_HOST)
         .app_data(())
         .debug(true)
         .build()
@@ -580,7 +599,6 @@ async fn stock_phase(
         .map(|&n| Url::parse(&inbox_url(ports, o, n)))
         .collect::<Result<Vec<_>, _>>()?;
 
-    sinks.phase.store(1, Ordering::Relaxed);
     let start = Instant::now();
     let tasks = SendActivityTask::prepare(&activity, &actor, inboxes, &data).await?;
     anyhow::ensure!(tasks.len() == live.len(), "prepare dropped inboxes");
@@ -641,7 +659,6 @@ async fn main() -> anyhow::Result<()> {
     let sinks = Arc::new(Sinks {
         base: Instant::now(),
         marker: marker.into_bytes(),
-        phase: AtomicUsize::new(0),
         phases: [Counters::new(o.inboxes), Counters::new(o.inboxes)],
         sample: Mutex::new(None),
         slow: Duration::from_millis(o.slow_ms),
