@@ -1,6 +1,6 @@
 //! The delivery worker: takes due rows of the persistent queue (`db::deliveries`) under a
 //! lease, sends each as a signed POST (signed at send time, so every retry has a fresh Date),
-//! and hands the outcome to a recorder that writes outcomes in batches.
+//! and records the outcomes in batches (one transaction for all that finished meanwhile).
 //!
 //! Per destination instance: at most `delivery_per_host` in flight (one probe while the
 //! instance is failing), a circuit breaker that pauses it after failures in a row, and an
@@ -40,7 +40,7 @@ const KEEP_FAILED_MS: i64 = 7 * 24 * 3_600_000;
 const RECORD_BATCH: usize = 1000;
 
 /// Health of instances that are failing, paused or unavailable (healthy ones have no entry),
-/// shared by the sender and the recorder; reloaded from the database now and then so that
+/// shared by the senders and the loop that records outcomes; reloaded from the database now and then so that
 /// several processes converge.
 #[derive(Default)]
 pub struct HealthBook {
@@ -88,7 +88,7 @@ impl HealthBook {
     }
 }
 
-/// One finished attempt, for the recorder.
+/// One finished attempt, to be recorded.
 struct Done {
     id: String,
     host: String,
@@ -111,8 +111,10 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
         }
     }
     reload_health(&state).await;
-    let (done_tx, done_rx) = mpsc::channel::<Done>(8192);
-    let recorder = tokio::spawn(record_outcomes(state.clone(), done_rx));
+    // Sends report here; this loop records outcomes itself, between claims, so that on SQLite
+    // the two never wait for each other's write lock.
+    let (done_tx, mut done_rx) = mpsc::channel::<Done>(8192);
+    let mut outcomes: Vec<Done> = Vec::new();
     let total = state.settings.delivery_concurrency.max(1);
     let per_host = state.settings.delivery_per_host.max(1);
     let mut tasks: JoinSet<String> = JoinSet::new();
@@ -125,6 +127,10 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
         while let Some(joined) = tasks.try_join_next() {
             finished(&mut in_flight, joined);
         }
+        while let Ok(d) = done_rx.try_recv() {
+            outcomes.push(d);
+        }
+        record(&state, &mut outcomes).await;
         let now = now_ms();
         if now - last_renew > RENEW_MS && !tasks.is_empty() {
             last_renew = now;
@@ -153,6 +159,7 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
                 &mut in_flight,
                 &mut bodies,
                 &done_tx,
+                &mut outcomes,
             )
             .await
             {
@@ -176,7 +183,10 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
     // Stopping: what is in flight is abandoned and goes back to the queue.
     tasks.shutdown().await;
     drop(done_tx);
-    let _ = recorder.await;
+    while let Some(d) = done_rx.recv().await {
+        outcomes.push(d);
+    }
+    record(&state, &mut outcomes).await;
     if let Err(e) = deliveries::release_leases(&state.store, Some(&owner)).await {
         tracing::warn!(error = %e, "could not release delivery leases");
     }
@@ -227,6 +237,7 @@ async fn claim_and_send(
     in_flight: &mut HashMap<String, usize>,
     bodies: &mut HashMap<String, Arc<str>>,
     done: &mpsc::Sender<Done>,
+    outcomes: &mut Vec<Done>,
 ) -> Result<()> {
     let now = now_ms();
     let limit = |host: &str| {
@@ -266,16 +277,14 @@ async fn claim_and_send(
     }
     for d in claimed {
         if state.federation.health.is_suspended(&d.host) {
-            let _ = done
-                .send(Done {
-                    id: d.id,
-                    host: d.host,
-                    outcome: Outcome::Failed {
-                        error: "the admin suspended this domain".into(),
-                    },
-                    health: None,
-                })
-                .await;
+            outcomes.push(Done {
+                id: d.id,
+                host: d.host,
+                outcome: Outcome::Failed {
+                    error: "the admin suspended this domain".into(),
+                },
+                health: None,
+            });
             continue;
         }
         let open = state
@@ -290,26 +299,22 @@ async fn claim_and_send(
             if open {
                 Metrics::inc(&state.federation.metrics.deliveries_deferred);
             }
-            let _ = done
-                .send(Done {
-                    id: d.id,
-                    host: d.host,
-                    outcome: Outcome::Released,
-                    health: None,
-                })
-                .await;
+            outcomes.push(Done {
+                id: d.id,
+                host: d.host,
+                outcome: Outcome::Released,
+                health: None,
+            });
             continue;
         }
         let Some(body) = body else {
             // The activity was withdrawn (an undone boost): nothing to send.
-            let _ = done
-                .send(Done {
-                    id: d.id,
-                    host: d.host,
-                    outcome: Outcome::Delivered,
-                    health: None,
-                })
-                .await;
+            outcomes.push(Done {
+                id: d.id,
+                host: d.host,
+                outcome: Outcome::Delivered,
+                health: None,
+            });
             continue;
         };
         *in_flight.entry(d.host.clone()).or_insert(0) += 1;
@@ -396,18 +401,14 @@ fn host_signal(e: &FetchError) -> Option<HostSignal> {
     }
 }
 
-/// Writes outcomes in batches until every sender is gone.
-async fn record_outcomes(state: AppState, mut rx: mpsc::Receiver<Done>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < RECORD_BATCH {
-            match rx.try_recv() {
-                Ok(d) => batch.push(d),
-                Err(_) => break,
-            }
-        }
+/// Writes the outcomes gathered so far, a batch per transaction.
+async fn record(state: &AppState, outcomes: &mut Vec<Done>) {
+    if outcomes.is_empty() {
+        return;
+    }
+    for batch in outcomes.chunks(RECORD_BATCH) {
         for attempt in 1..=3 {
-            match record_batch(&state, &batch).await {
+            match record_batch(state, batch).await {
                 Ok(()) => break,
                 Err(e) if attempt < 3 => {
                     tracing::warn!(error = %e, "recording delivery outcomes; trying again");
@@ -417,8 +418,8 @@ async fn record_outcomes(state: AppState, mut rx: mpsc::Receiver<Done>) {
                 Err(e) => tracing::error!(error = %e, "could not record delivery outcomes"),
             }
         }
-        state.federation.delivery_wake.notify_one();
     }
+    outcomes.clear();
 }
 
 /// Per instance: its new health and what this batch added to its totals.
