@@ -7,6 +7,7 @@ pub mod actor_keys;
 pub mod dialect;
 pub mod follows;
 pub mod images;
+pub mod inbox;
 pub mod outbox;
 pub mod products;
 pub mod reactions;
