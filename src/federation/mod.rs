@@ -13,6 +13,8 @@ pub mod delivery;
 pub mod discovery;
 pub mod fetch;
 pub mod inbox;
+pub mod inbox_queue;
+pub mod inbox_rate;
 pub mod keys;
 pub mod negotiate;
 pub mod notes;
@@ -43,6 +45,8 @@ pub struct Federation {
     pub delivery_wake: Notify,
     /// Counters shown at `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// The inbox's key cache, rate limiter and queue writer.
+    pub inbox: inbox_queue::InboxState,
 }
 
 impl Federation {
@@ -53,6 +57,7 @@ impl Federation {
             outbox_wake: Notify::new(),
             delivery_wake: Notify::new(),
             metrics: crate::metrics::Metrics::default(),
+            inbox: inbox_queue::InboxState::new(),
         }
     }
 
@@ -121,8 +126,9 @@ fn inbox_limit() -> axum::extract::DefaultBodyLimit {
     axum::extract::DefaultBodyLimit::max(inbox::MAX_INBOX_BYTES)
 }
 
-/// Starts the outbox and delivery workers; they stop when `shutdown` fires.
+/// Starts the outbox, delivery and inbox workers; they stop when `shutdown` fires.
 pub fn start_workers(state: AppState, shutdown: tokio::sync::watch::Receiver<bool>) {
+    inbox_queue::start(state.clone(), shutdown.clone());
     tokio::spawn(outbox::run(state.clone(), shutdown.clone()));
     tokio::spawn(delivery::run(state, shutdown));
 }
