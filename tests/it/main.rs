@@ -7,6 +7,7 @@ mod cli;
 mod discovery;
 mod federation;
 mod inbox;
+mod inbox_queue;
 mod media;
 mod schema;
 mod support;
