@@ -22,7 +22,9 @@ CREATE TABLE inbox_queue (
     processed_at BIGINT
 );
 CREATE INDEX inbox_queue_queued ON inbox_queue (seq) WHERE state = 'queued';
-CREATE INDEX inbox_queue_actor ON inbox_queue (actor, seq) WHERE state = 'queued';
+-- Actors with an activity being applied or waiting for a retry: their later ones wait.
+CREATE INDEX inbox_queue_busy ON inbox_queue (actor)
+    WHERE state = 'queued' AND (lease_until > 0 OR next_attempt_at > 0);
 CREATE INDEX inbox_queue_received ON inbox_queue (received_at);
 
 -- Ids handled before this queue existed stay known for de-duplication.

@@ -134,7 +134,7 @@ async fn verify_signer(
 ) -> Result<KeyOwner, SignatureError> {
     let cache = &state.federation.inbox.keys;
     let known = match cache.get(&sig.key_id) {
-        Some(hit) => Some(hit.key),
+        Some(hit) => Some((hit.owner, hit.key)),
         None => {
             let signer = actors::actor_for_key(state, &sig.key_id, false)
                 .await
@@ -142,17 +142,17 @@ async fn verify_signer(
             signatures::parse_verifying_key(&signer.public_key_pem).map(|key| {
                 let key = Arc::new(key);
                 cache.insert(&sig.key_id, &signer, key.clone());
-                key
+                let owner = KeyOwner {
+                    id: signer.id,
+                    host: signer.host,
+                };
+                (owner, key)
             })
         }
     };
-    if let Some(key) = &known {
+    if let Some((owner, key)) = &known {
         match signatures::verify_with(req, sig, key) {
-            Ok(()) => {
-                if let Some(hit) = cache.get(&sig.key_id) {
-                    return Ok(hit.owner);
-                }
-            }
+            Ok(()) => return Ok(owner.clone()),
             Err(SignatureError::Invalid) => {}
             Err(e) => return Err(e),
         }
@@ -164,7 +164,7 @@ async fn verify_signer(
         .map_err(|_| SignatureError::BadKey)?;
     let key =
         signatures::parse_verifying_key(&fresh.public_key_pem).ok_or(SignatureError::BadKey)?;
-    if known.as_deref().is_some_and(|k| k.as_ref() == key.as_ref()) {
+    if known.is_some_and(|(_, k)| k.as_ref().as_ref() == key.as_ref()) {
         return Err(SignatureError::Invalid);
     }
     signatures::verify_with(req, sig, &key)?;

@@ -155,19 +155,19 @@ async fn bare_store(dir: &std::path::Path) -> Store {
 
 async fn enqueue(store: &Store, id: &str, actor: &str, received_at: i64) -> bool {
     let mut tx = store.begin().await.unwrap();
-    let new = inbox::insert(
-        &mut tx,
-        &NewInboxActivity {
-            activity_id: id.into(),
-            actor: actor.into(),
-            body: "{}".into(),
-            received_at,
-        },
-    )
-    .await
-    .unwrap();
+    let row = queued(id, actor, received_at);
+    let new = inbox::insert(&mut tx, &[&row]).await.unwrap();
     tx.commit().await.unwrap();
-    new
+    new[0]
+}
+
+fn queued(id: &str, actor: &str, received_at: i64) -> NewInboxActivity {
+    NewInboxActivity {
+        activity_id: id.into(),
+        actor: actor.into(),
+        body: "{}".into(),
+        received_at,
+    }
 }
 
 fn ids(claimed: &[inbox::Claimed]) -> Vec<&str> {
@@ -187,6 +187,16 @@ async fn claims_keep_each_actors_order_across_workers_and_retries() {
         !enqueue(&store, "x1", x, now).await,
         "a repeated id is no new row"
     );
+    // Several at once, with repeats: only the first of equal ids is new.
+    let (b1, b2, x1) = (
+        queued("b1", y, now),
+        queued("b2", y, now),
+        queued("x1", x, now),
+    );
+    let mut tx = store.begin().await.unwrap();
+    let new = inbox::insert(&mut tx, &[&b1, &x1, &b2, &b1]).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(new, [true, false, true, false]);
     assert_eq!(
         inbox::inbox_queue_depth(&store).await.unwrap(),
         (3, Some(now))
