@@ -36,9 +36,10 @@ const MAX_BATCH: usize = 512;
 const CHANNEL_CAPACITY: usize = 4096;
 /// Activities claimed at once.
 const CLAIM_LIMIT: i64 = 256;
-/// Actors whose activities are applied at the same time on PostgreSQL. SQLite writes one
-/// transaction at a time, so there the worker applies one activity at a time and the
-/// writer waits for at most one.
+/// Actors whose activities are applied at the same time on PostgreSQL (fewer when the pool
+/// is small: two connections stay for the writer and everything else). SQLite writes one
+/// transaction at a time, so there the worker applies one activity at a time and the writer
+/// waits for at most one.
 const CONCURRENCY: usize = 8;
 /// How long a claim holds its rows; renewed every third of that while the worker applies
 /// them. A process that dies holding a lease on PostgreSQL delays those activities by at
@@ -377,7 +378,10 @@ async fn apply_batch(
     }
     let concurrency = match state.store.backend() {
         Backend::Sqlite => 1,
-        Backend::Postgres => CONCURRENCY,
+        Backend::Postgres => {
+            let spare = (state.settings.db_max_connections as usize).saturating_sub(2);
+            CONCURRENCY.min(spare.max(1))
+        }
     };
     stream::iter(by_actor)
         .for_each_concurrent(concurrency, |rows| async move {
