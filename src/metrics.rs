@@ -86,6 +86,9 @@ impl Metrics {
 pub struct DbGauges {
     pub queue: QueueTotals,
     pub local: LocalCounts,
+    /// Accepted activities not yet applied, and when the oldest arrived (epoch ms).
+    pub inbox_queued: i64,
+    pub inbox_oldest_at: Option<i64>,
 }
 
 /// One metric family: `# HELP`, `# TYPE`, then its samples.
@@ -243,6 +246,21 @@ pub fn render(m: &Metrics, db: Option<&DbGauges>, now: i64) -> String {
          they are heard from.",
     )
     .sample(q.unavailable);
+    Family::new(
+        &mut out,
+        "fedishop_inbox_queue_pending",
+        "gauge",
+        "Accepted activities waiting for the inbox worker.",
+    )
+    .sample(db.inbox_queued);
+    let inbox_oldest_ms = db.inbox_oldest_at.map_or(0, |t| (now - t).max(0));
+    Family::new(
+        &mut out,
+        "fedishop_inbox_queue_oldest_seconds",
+        "gauge",
+        "Age of the oldest activity waiting for the inbox worker (0 when none waits).",
+    )
+    .sample(seconds(inbox_oldest_ms));
     let l = &db.local;
     Family::new(
         &mut out,
@@ -292,9 +310,12 @@ pub fn authorized(configured: Option<&str>, headers: &HeaderMap) -> bool {
 /// Reads the database gauges; `None` (logged) when the database fails.
 async fn db_gauges(state: &AppState, now: i64) -> Option<DbGauges> {
     let read = async {
+        let inbox = crate::db::inbox::inbox_queue_depth(&state.store).await?;
         Ok::<_, crate::error::Error>(DbGauges {
             queue: queue_stats::totals(&state.store, now).await?,
             local: queue_stats::local_counts(&state.store).await?,
+            inbox_queued: inbox.0,
+            inbox_oldest_at: inbox.1,
         })
     };
     match read.await {
@@ -354,10 +375,13 @@ mod tests {
                 shops: 2,
                 published_products: 9,
             },
+            inbox_queued: 7,
+            inbox_oldest_at: Some(500),
         };
         let text = render(&m, Some(&db), 61_500);
         for line in [
             "fedishop_deliveries_total{result=\"delivered\"} 3",
+            "fedishop_inbox_queue_pending 7",
             "fedishop_inbox_activities_total{result=\"rate_limited\"} 1",
             "fedishop_delivery_queue_pending 5",
             "fedishop_delivery_queue_failed 2",

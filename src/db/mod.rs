@@ -8,6 +8,7 @@ pub mod deliveries;
 pub mod dialect;
 pub mod follows;
 pub mod images;
+pub mod inbox;
 pub mod instances;
 pub mod outbox;
 pub mod products;

@@ -1,6 +1,6 @@
 //! The transactional outbox and its follow-ups: domain events written with the change,
 //! activities our actors sent (their deliveries are queued in `deliveries`), what we have published
-//! (to skip no-op Updates), and the inbox's record of activity ids already handled.
+//! (to skip no-op Updates).
 
 use sqlx::Row;
 
@@ -196,29 +196,6 @@ pub async fn set_federated_object(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    Ok(())
-}
-
-/// Claims an incoming activity id; false when it was handled before.
-pub async fn claim_inbox_id(store: &Store, id: &str, now: i64) -> Result<bool> {
-    let mut tx = store.begin().await?;
-    let r = sqlx::query(
-        "INSERT INTO inbox_seen (activity_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(r.rows_affected() > 0)
-}
-
-/// Gives an id back after its processing failed, so a retry is handled.
-pub async fn release_inbox_id(store: &Store, id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM inbox_seen WHERE activity_id = $1")
-        .bind(id)
-        .execute(store.pool())
-        .await?;
     Ok(())
 }
 

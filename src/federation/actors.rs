@@ -1,5 +1,10 @@
 //! Actors: the documents of our own (shops as `Organization`, members as `Person`, the
-//! instance as `Application`), and reading, checking and caching other servers' actors.
+//! instance as `Application`), and reading, checking and caching other servers' actors, with
+//! their parsed public keys kept in memory by key id (`KeyCache`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -8,6 +13,7 @@ use super::protocol::{
     self, actor_context, id_of, many, str_of, type_of, Actor, Endpoints, ImageObject,
     PropertyValue, PublicKey,
 };
+use super::signatures::VerifyingKey;
 use super::{keys, Federation};
 use crate::db::{self, Store};
 use crate::domain::accounts::User;
@@ -326,6 +332,102 @@ pub async fn actor_for_key(state: &AppState, key_id: &str, refresh: bool) -> Res
         ));
     }
     Ok(actor)
+}
+
+/// The verified owner of a key: what the inbox needs to know about a signer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyOwner {
+    /// The actor's id.
+    pub id: String,
+    /// `host[:port]` of the actor's id.
+    pub host: String,
+}
+
+/// A key of a remote actor, parsed, with its owner.
+#[derive(Clone)]
+pub struct CachedKey {
+    pub owner: KeyOwner,
+    pub key: Arc<VerifyingKey>,
+    cached_at: Instant,
+}
+
+/// Parsed public keys of remote actors by key id, so a steady sender costs neither a
+/// database read nor a PEM parse per request. Entries live an hour at most (the inbox also
+/// fetches the actor again whenever a cached key does not verify); at most `capacity` are
+/// kept, expired ones and then the oldest going first.
+pub struct KeyCache {
+    entries: Mutex<HashMap<String, CachedKey>>,
+    capacity: usize,
+    ttl: Duration,
+}
+
+impl KeyCache {
+    pub fn new(capacity: usize, ttl: Duration) -> KeyCache {
+        KeyCache {
+            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            ttl,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedKey>> {
+        // The map stays consistent even if a holder panicked: every change is one call.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The key cached for `key_id`, if it is fresh.
+    pub fn get(&self, key_id: &str) -> Option<CachedKey> {
+        let entries = self.lock();
+        entries
+            .get(key_id)
+            .filter(|e| e.cached_at.elapsed() < self.ttl)
+            .cloned()
+    }
+
+    /// Remembers `actor`'s key under `key_id`.
+    pub fn insert(&self, key_id: &str, actor: &RemoteActor, key: Arc<VerifyingKey>) {
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity && !entries.contains_key(key_id) {
+            let ttl = self.ttl;
+            entries.retain(|_, e| e.cached_at.elapsed() < ttl);
+            if entries.len() >= self.capacity {
+                // Still full of live keys: drop the oldest tenth.
+                let mut ages: Vec<(Instant, String)> = entries
+                    .iter()
+                    .map(|(k, e)| (e.cached_at, k.clone()))
+                    .collect();
+                let n = (self.capacity / 10).max(1).min(ages.len());
+                ages.select_nth_unstable_by_key(n - 1, |(at, _)| *at);
+                for (_, k) in ages.into_iter().take(n) {
+                    entries.remove(&k);
+                }
+            }
+        }
+        entries.insert(
+            key_id.to_string(),
+            CachedKey {
+                owner: KeyOwner {
+                    id: actor.id.clone(),
+                    host: actor.host.clone(),
+                },
+                key,
+                cached_at: Instant::now(),
+            },
+        );
+    }
+
+    /// Forgets every key of an actor (it was updated or deleted).
+    pub fn forget_actor(&self, actor_id: &str) {
+        self.lock().retain(|_, e| e.owner.id != actor_id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 pub fn fetch_error(e: FetchError) -> crate::error::Error {

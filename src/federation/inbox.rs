@@ -1,29 +1,35 @@
-//! Inboxes: verify, then hand over to `receive`. A POST is accepted only when its draft-cavage
+//! Inboxes: verify, rate-limit, store, answer. A POST is accepted only when its draft-cavage
 //! signature covers `(request-target)`, `host`, `date` and `digest`, the Digest is the body's,
 //! the Date is within the window, the Host is ours, the key verifies, and the signer is the
 //! activity's actor with the activity id on the actor's host. Every signature failure is a
-//! 401. A repeated activity id is acknowledged and has no second effect.
-//! Also verifies signed GETs for authorized fetch.
+//! 401. Then the signer's instance must be within its rate (else 429 with `Retry-After`), and
+//! the activity is stored in the inbox queue (`inbox_queue`): 202 once it is committed. A
+//! repeated activity id is acknowledged and has no second effect. `receive` applies it later,
+//! in the inbox worker. Also verifies signed GETs for authorized fetch.
+
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::actors;
+use super::actors::{self, KeyOwner};
 use super::fetch::authority;
+use super::inbox_queue::Stored;
 use super::protocol::{self, id_of, str_of, type_of};
-use super::receive;
 use super::signatures::{self, Incoming, SignatureError};
-use crate::db::{self, outbox};
+use crate::db::{self, inbox::NewInboxActivity};
 use crate::domain::now_ms;
-use crate::domain::social::RemoteActor;
-use crate::error::ErrorKind;
+use crate::metrics::Metrics;
 use crate::server::AppState;
 
 /// Largest activity we read.
 pub const MAX_INBOX_BYTES: usize = 256 * 1024;
+/// Longest activity or actor id we store (longer ones are not real ids, and PostgreSQL
+/// cannot index them).
+pub const MAX_ID_BYTES: usize = 2048;
 
 pub async fn shared_inbox(
     State(state): State<AppState>,
@@ -49,7 +55,7 @@ pub async fn shop_inbox(
         .flatten()
         .is_none()
     {
-        return (StatusCode::NOT_FOUND, "no such actor").into_response();
+        return reject(&state, StatusCode::NOT_FOUND, "no such actor");
     }
     self::handle(&state, &method, &uri, &headers, &body).await
 }
@@ -68,12 +74,13 @@ pub async fn user_inbox(
         .flatten()
         .is_none()
     {
-        return (StatusCode::NOT_FOUND, "no such actor").into_response();
+        return reject(&state, StatusCode::NOT_FOUND, "no such actor");
     }
     self::handle(&state, &method, &uri, &headers, &body).await
 }
 
-fn reject(status: StatusCode, why: impl std::fmt::Display) -> Response {
+fn reject(state: &AppState, status: StatusCode, why: impl std::fmt::Display) -> Response {
+    Metrics::inc(&state.federation.metrics.inbox_rejected);
     tracing::debug!(%status, reason = %why, "inbox refused an activity");
     (status, why.to_string()).into_response()
 }
@@ -102,7 +109,7 @@ pub async fn verify_request(
     uri: &Uri,
     headers: &HeaderMap,
     body: Option<&[u8]>,
-) -> Result<RemoteActor, SignatureError> {
+) -> Result<KeyOwner, SignatureError> {
     let lookup = header_lookup(headers);
     let target = path_and_query(uri);
     let req = Incoming {
@@ -117,30 +124,60 @@ pub async fn verify_request(
     verify_signer(state, &req, &sig).await
 }
 
-/// Finds the signer of a prechecked request (cached, else fetched) and verifies its key.
+/// Finds the signer of a prechecked request and verifies its key: the parsed key from the
+/// in-memory cache, else the actor from the database or fetched. When the key does not
+/// verify, the actor is fetched once more, in case the key was rotated.
 async fn verify_signer(
     state: &AppState,
     req: &Incoming<'_>,
     sig: &signatures::SignatureHeader,
-) -> Result<RemoteActor, SignatureError> {
-    let signer = actors::actor_for_key(state, &sig.key_id, false)
-        .await
-        .map_err(|_| SignatureError::BadKey)?;
-    match signatures::verify(req, sig, &signer.public_key_pem) {
-        Ok(()) => Ok(signer),
-        Err(SignatureError::Invalid) | Err(SignatureError::BadKey) => {
-            // The key may have been rotated: fetch the actor once more.
-            let fresh = actors::actor_for_key(state, &sig.key_id, true)
+) -> Result<KeyOwner, SignatureError> {
+    let cache = &state.federation.inbox.keys;
+    let known = match cache.get(&sig.key_id) {
+        Some(hit) => Some((hit.owner, hit.key)),
+        None => {
+            let signer = actors::actor_for_key(state, &sig.key_id, false)
                 .await
                 .map_err(|_| SignatureError::BadKey)?;
-            if fresh.public_key_pem == signer.public_key_pem {
-                return Err(SignatureError::Invalid);
-            }
-            signatures::verify(req, sig, &fresh.public_key_pem)?;
-            Ok(fresh)
+            signatures::parse_verifying_key(&signer.public_key_pem).map(|key| {
+                let key = Arc::new(key);
+                cache.insert(&sig.key_id, &signer, key.clone());
+                let owner = KeyOwner {
+                    id: signer.id,
+                    host: signer.host,
+                };
+                (owner, key)
+            })
         }
-        Err(e) => Err(e),
+    };
+    if let Some((owner, key)) = &known {
+        match signatures::verify_with(req, sig, key) {
+            Ok(()) => return Ok(owner.clone()),
+            Err(SignatureError::Invalid) => {}
+            Err(e) => return Err(e),
+        }
     }
+    // The key may have been rotated (or the cached entry just expired): fetch the actor once
+    // more.
+    let fresh = actors::actor_for_key(state, &sig.key_id, true)
+        .await
+        .map_err(|_| SignatureError::BadKey)?;
+    let key =
+        signatures::parse_verifying_key(&fresh.public_key_pem).ok_or(SignatureError::BadKey)?;
+    if known.is_some_and(|(_, k)| k.as_ref().as_ref() == key.as_ref()) {
+        return Err(SignatureError::Invalid);
+    }
+    signatures::verify_with(req, sig, &key)?;
+    cache.insert(&sig.key_id, &fresh, Arc::new(key));
+    Ok(KeyOwner {
+        id: fresh.id,
+        host: fresh.host,
+    })
+}
+
+/// An id we are willing to store: short enough and without control characters.
+fn storable_id(id: &str) -> bool {
+    id.len() <= MAX_ID_BYTES && !id.chars().any(char::is_control)
 }
 
 async fn handle(
@@ -163,11 +200,17 @@ async fn handle(
     };
     let sig = match signatures::precheck(&pre) {
         Ok(sig) => sig,
-        Err(e) => return reject(StatusCode::UNAUTHORIZED, e),
+        Err(e) => return reject(state, StatusCode::UNAUTHORIZED, e),
     };
     let activity: Value = match serde_json::from_slice(body) {
         Ok(v @ Value::Object(_)) => v,
-        _ => return reject(StatusCode::BAD_REQUEST, "the body is not a JSON object"),
+        _ => {
+            return reject(
+                state,
+                StatusCode::BAD_REQUEST,
+                "the body is not a JSON object",
+            )
+        }
     };
     let (Some(id), Some(kind), Some(actor_id)) = (
         str_of(&activity, "id"),
@@ -175,15 +218,28 @@ async fn handle(
         activity.get("actor").and_then(id_of),
     ) else {
         return reject(
+            state,
             StatusCode::BAD_REQUEST,
             "an activity needs id, type and actor",
         );
     };
+    if !storable_id(id) || !storable_id(actor_id) {
+        return reject(
+            state,
+            StatusCode::BAD_REQUEST,
+            "the activity or actor id is too long or has control characters",
+        );
+    }
     if !protocol::has_as_context(&activity) {
-        return reject(StatusCode::BAD_REQUEST, "no ActivityStreams @context");
+        return reject(
+            state,
+            StatusCode::BAD_REQUEST,
+            "no ActivityStreams @context",
+        );
     }
     if state.urls.is_local(actor_id) {
         return reject(
+            state,
             StatusCode::UNAUTHORIZED,
             "activities of local actors are not accepted here",
         );
@@ -201,10 +257,10 @@ async fn handle(
     }
     let signer = match verify_signer(state, &pre, &sig).await {
         Ok(s) => s,
-        Err(e) => return reject(StatusCode::UNAUTHORIZED, e),
+        Err(e) => return reject(state, StatusCode::UNAUTHORIZED, e),
     };
     if signer.id != actor_id {
-        return reject(StatusCode::UNAUTHORIZED, SignatureError::WrongActor);
+        return reject(state, StatusCode::UNAUTHORIZED, SignatureError::WrongActor);
     }
     let same_host = url::Url::parse(id)
         .ok()
@@ -212,30 +268,56 @@ async fn handle(
         .is_some_and(|h| h == signer.host);
     if !same_host {
         return reject(
+            state,
             StatusCode::BAD_REQUEST,
             "the activity id is not on the actor's host",
         );
     }
-    match outbox::claim_inbox_id(&state.store, id, now_ms()).await {
-        Ok(true) => {}
-        Ok(false) => return StatusCode::ACCEPTED.into_response(),
-        Err(e) => return reject(StatusCode::SERVICE_UNAVAILABLE, e),
+    // A signed request from an instance we failed to reach: it is alive again.
+    super::delivery::heard_from(state, &signer.host).await;
+    let metrics = &state.federation.metrics;
+    let inbox = &state.federation.inbox;
+    let rate = state.settings.inbox_rate_limit;
+    if let Err(wait) = inbox
+        .limiter
+        .check(&signer.host, rate, std::time::Instant::now())
+    {
+        Metrics::inc(&metrics.inbox_rate_limited);
+        tracing::debug!(host = %signer.host, "inbox rate limit reached");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            "too many activities from this instance; try again later",
+        )
+            .into_response();
     }
-    match receive::activity(state, &signer, &activity).await {
-        Ok(()) => StatusCode::ACCEPTED.into_response(),
+    // serde_json accepted the body, so it is UTF-8.
+    let Ok(text) = std::str::from_utf8(body) else {
+        return reject(state, StatusCode::BAD_REQUEST, "the body is not UTF-8");
+    };
+    let row = NewInboxActivity {
+        activity_id: id.to_string(),
+        actor: signer.id,
+        body: text.to_string(),
+        received_at: now_ms(),
+    };
+    match inbox.store(&state.store, row).await {
+        Ok(Stored::New) => {
+            Metrics::inc(&metrics.inbox_accepted);
+            StatusCode::ACCEPTED.into_response()
+        }
+        Ok(Stored::Duplicate) => {
+            Metrics::inc(&metrics.inbox_duplicates);
+            StatusCode::ACCEPTED.into_response()
+        }
         Err(e) => {
-            let _ = outbox::release_inbox_id(&state.store, id).await;
-            let status = match e.kind {
-                ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-                ErrorKind::NotFound => StatusCode::NOT_FOUND,
-                ErrorKind::BadRequest | ErrorKind::Validation => StatusCode::BAD_REQUEST,
-                ErrorKind::BadGateway => StatusCode::BAD_GATEWAY,
-                _ => {
-                    tracing::warn!(error = ?e, activity = %id, "inbox processing failed");
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
-            };
-            reject(status, e.message)
+            tracing::warn!(error = %e, "inbox could not store an activity");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "10")],
+                "the activity could not be stored; try again later",
+            )
+                .into_response()
         }
     }
 }

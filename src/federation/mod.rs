@@ -13,6 +13,8 @@ pub mod delivery;
 pub mod discovery;
 pub mod fetch;
 pub mod inbox;
+pub mod inbox_queue;
+pub mod inbox_rate;
 pub mod keys;
 pub mod negotiate;
 pub mod notes;
@@ -45,6 +47,8 @@ pub struct Federation {
     pub health: delivery::HealthBook,
     /// Counters shown at `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// The inbox's key cache, rate limiter and queue writer.
+    pub inbox: inbox_queue::InboxState,
 }
 
 impl Federation {
@@ -56,6 +60,7 @@ impl Federation {
             delivery_wake: Notify::new(),
             health: delivery::HealthBook::default(),
             metrics: crate::metrics::Metrics::default(),
+            inbox: inbox_queue::InboxState::new(),
         }
     }
 
@@ -124,8 +129,9 @@ fn inbox_limit() -> axum::extract::DefaultBodyLimit {
     axum::extract::DefaultBodyLimit::max(inbox::MAX_INBOX_BYTES)
 }
 
-/// Starts the outbox and delivery workers; they stop when `shutdown` fires.
+/// Starts the outbox, delivery and inbox workers; they stop when `shutdown` fires.
 pub fn start_workers(state: AppState, shutdown: tokio::sync::watch::Receiver<bool>) {
+    inbox_queue::start(state.clone(), shutdown.clone());
     tokio::spawn(outbox::run(state.clone(), shutdown.clone()));
     tokio::spawn(delivery::run(state, shutdown));
 }

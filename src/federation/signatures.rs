@@ -5,9 +5,7 @@
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    KeyPair as _, UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
-};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use sha2::{Digest as _, Sha256};
@@ -303,13 +301,32 @@ pub fn precheck(req: &Incoming<'_>) -> Result<SignatureHeader, SignatureError> {
     Ok(sig)
 }
 
+/// A remote actor's public key, parsed once and kept (verifying with it costs no PEM or DER
+/// parsing).
+pub type VerifyingKey = aws_lc_rs::signature::ParsedPublicKey;
+
+/// Parses an SPKI or PKCS#1 PEM public key of 2,048 to 8,192 bits for verifying.
+pub fn parse_verifying_key(public_key_pem: &str) -> Option<VerifyingKey> {
+    let der = parse_public_key(public_key_pem)?;
+    VerifyingKey::new(&RSA_PKCS1_2048_8192_SHA256, der).ok()
+}
+
 /// Rebuilds the signing string and verifies it with the signer's public key.
 pub fn verify(
     req: &Incoming<'_>,
     sig: &SignatureHeader,
     public_key_pem: &str,
 ) -> Result<(), SignatureError> {
-    let key = parse_public_key(public_key_pem).ok_or(SignatureError::BadKey)?;
+    let key = parse_verifying_key(public_key_pem).ok_or(SignatureError::BadKey)?;
+    verify_with(req, sig, &key)
+}
+
+/// [`verify`] with a key parsed beforehand.
+pub fn verify_with(
+    req: &Incoming<'_>,
+    sig: &SignatureHeader,
+    key: &VerifyingKey,
+) -> Result<(), SignatureError> {
     let mut lines = Vec::with_capacity(sig.headers.len());
     for name in &sig.headers {
         let line = match name.as_str() {
@@ -333,8 +350,7 @@ pub fn verify(
         };
         lines.push(line);
     }
-    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &key)
-        .verify(lines.join("\n").as_bytes(), &sig.signature)
+    key.verify_sig(lines.join("\n").as_bytes(), &sig.signature)
         .map_err(|_| SignatureError::Invalid)
 }
 

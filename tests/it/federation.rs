@@ -227,13 +227,11 @@ async fn a_member_elsewhere_follows_a_shop_and_sees_its_products_come_and_go() {
     assert_eq!(thread.len(), 2);
     assert_eq!(thread[1].actor, shop_id);
     let answer_activity = format!("{}/activity", answer["id"].as_str().unwrap());
-    eventually("the answer at bob's instance", || async {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox_seen WHERE activity_id = $1")
-            .bind(&answer_activity)
-            .fetch_one(member_app.state.store.pool())
+    eventually("the answer applied at bob's instance", || async {
+        let entry = fedishop::db::inbox::entry(&member_app.state.store, &answer_activity)
             .await
-            .unwrap();
-        (n == 1).then_some(())
+            .unwrap()?;
+        (entry.state == "done").then_some(())
     })
     .await;
     // Only the shop's managers answer for it.

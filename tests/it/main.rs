@@ -9,6 +9,7 @@ mod discovery;
 mod durability;
 mod federation;
 mod inbox;
+mod inbox_queue;
 mod media;
 mod ops;
 mod schema;

@@ -85,3 +85,34 @@ fn actors_that_point_elsewhere_are_refused() {
     v["publicKey"]["id"] = serde_json::json!("https://evil.example/key");
     assert!(parse_remote_actor(&v, 0).is_err());
 }
+
+#[test]
+fn the_key_cache_keeps_fresh_keys_bounded_and_forgets_actors() {
+    let (public, _) = crate::federation::signatures::generate_key_pair().unwrap();
+    let key = Arc::new(crate::federation::signatures::parse_verifying_key(&public).unwrap());
+    let doc = shop_actor_doc(&Urls::new("https://shop.example"), &shop(), public);
+    let actor = parse_remote_actor(&serde_json::to_value(&doc).unwrap(), 0).unwrap();
+
+    let cache = KeyCache::new(10, Duration::from_secs(3600));
+    cache.insert(&actor.key_id, &actor, key.clone());
+    let hit = cache.get(&actor.key_id).expect("cached");
+    assert_eq!(hit.owner.id, actor.id);
+    assert_eq!(hit.owner.host, "shop.example");
+    assert!(cache.get("https://shop.example/other#main-key").is_none());
+    // Bounded: the oldest go when it is full.
+    for i in 0..25 {
+        cache.insert(
+            &format!("https://k{i}.example/a#main-key"),
+            &actor,
+            key.clone(),
+        );
+        assert!(cache.len() <= 10);
+    }
+    // An updated or deleted actor's keys are forgotten.
+    cache.forget_actor(&actor.id);
+    assert!(cache.is_empty());
+    // Expired entries are not served.
+    let expired = KeyCache::new(10, Duration::ZERO);
+    expired.insert(&actor.key_id, &actor, key);
+    assert!(expired.get(&actor.key_id).is_none());
+}
