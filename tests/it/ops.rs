@@ -9,6 +9,7 @@ use fedishop::domain::now_ms;
 use reqwest::StatusCode;
 use sqlx::Row;
 
+use crate::support::browser::{csrf_of, Browser};
 use crate::support::TestApp;
 
 const HOUR: i64 = 3_600_000;
@@ -183,65 +184,6 @@ async fn the_metrics_token_is_required_when_configured() {
         .await
         .unwrap()
         .contains("# TYPE fedishop_deliveries_total counter"));
-}
-
-/// One browser with its own cookies, signed in as `username`.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\"").expect("page has a csrf field");
-    let tag = &html[html[..at].rfind('<').unwrap()..at + html[at..].find('>').unwrap()];
-    let v = tag.find("value=\"").expect("csrf value") + 7;
-    tag[v..v + tag[v..].find('"').unwrap()].to_string()
-}
-
-impl Browser {
-    async fn signed_in(app: &TestApp, username: &str) -> Browser {
-        let b = Browser {
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .cookie_store(true)
-                .build()
-                .unwrap(),
-            base: app.base.clone(),
-        };
-        let (_, html) = b.get("/login").await;
-        let csrf = csrf_of(&html);
-        let resp = b
-            .post(
-                "/login",
-                &[
-                    ("username", username),
-                    ("password", "correct horse battery"),
-                    ("csrf", &csrf),
-                ],
-            )
-            .await;
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{username} signs in");
-        b
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let resp = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        (resp.status(), resp.text().await.unwrap())
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .form(fields)
-            .send()
-            .await
-            .unwrap()
-    }
 }
 
 #[tokio::test]

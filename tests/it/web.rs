@@ -5,17 +5,8 @@ use fedishop::domain::accounts::Role;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::support::browser::csrf_of;
 use crate::support::TestApp;
-
-/// The value of the hidden `csrf` field in a page.
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\"").expect("page has a csrf field");
-    let tag_start = html[..at].rfind('<').unwrap();
-    let tag_end = at + html[at..].find('>').unwrap();
-    let tag = &html[tag_start..tag_end];
-    let v = tag.find("value=\"").expect("csrf value") + 7;
-    tag[v..v + tag[v..].find('"').unwrap()].to_string()
-}
 
 async fn page(app: &TestApp, path: &str) -> (StatusCode, String) {
     let resp = app.client.get(app.url(path)).send().await.unwrap();

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fake_instance;
 
 use std::net::SocketAddr;
