@@ -86,6 +86,29 @@ pub enum Problem {
     WrongType {
         expected: &'static str,
     },
+    /// A whole number outside `min..=max` (quantities, hours, team sizes).
+    OutOfRange {
+        min: i64,
+        max: i64,
+    },
+    /// Fewer units left than asked for.
+    OutOfStock {
+        available: i64,
+    },
+    /// Not a published product of this shop.
+    NotForSale,
+    /// The product has no variant with this id or SKU.
+    UnknownVariant,
+    /// The product has variants and one must be chosen.
+    VariantRequired,
+    /// Mixes currencies (lines, shipping) that one order cannot hold.
+    CurrencyMismatch,
+    /// The shop does not offer this (payment method, shipping option).
+    NotOffered,
+    /// No shipping option of the shop delivers to this country.
+    NotShippedThere,
+    /// Not an ISO 3166-1 alpha-2 country code.
+    InvalidCountry,
 }
 
 impl fmt::Display for Problem {
@@ -120,6 +143,15 @@ impl fmt::Display for Problem {
             Problem::InvalidChoice => f.write_str("is not one of the allowed values"),
             Problem::PasswordMismatch => f.write_str("does not match"),
             Problem::WrongType { expected } => write!(f, "must be {expected}"),
+            Problem::OutOfRange { min, max } => write!(f, "must be a whole number from {min} to {max}"),
+            Problem::OutOfStock { available } => write!(f, "exceeds the stock ({available} left)"),
+            Problem::NotForSale => f.write_str("is not for sale in this shop"),
+            Problem::UnknownVariant => f.write_str("is not a variant of this product"),
+            Problem::VariantRequired => f.write_str("must name a variant of this product"),
+            Problem::CurrencyMismatch => f.write_str("mixes currencies that one order cannot hold"),
+            Problem::NotOffered => f.write_str("is not offered by this shop"),
+            Problem::NotShippedThere => f.write_str("is a country this shop does not ship to"),
+            Problem::InvalidCountry => f.write_str("must be a two-letter country code (ISO 3166-1)"),
         }
     }
 }

@@ -61,6 +61,34 @@ impl Urls {
         )
     }
 
+    /// An order: the buyer's page (members) and the order's ActivityPub id.
+    pub fn order_path(id: &str) -> String {
+        format!("/orders/{id}")
+    }
+
+    pub fn order(&self, id: &str) -> String {
+        self.absolute(&Self::order_path(id))
+    }
+
+    /// A guest's order page behind its secret link.
+    pub fn order_secret_path(id: &str, secret: &str) -> String {
+        format!("/orders/{id}/{secret}")
+    }
+
+    /// The order in the seller's dashboard.
+    pub fn shop_order_path(handle: &str, id: &str) -> String {
+        format!("/dashboard/shops/{handle}/orders/{id}")
+    }
+
+    /// The order id in one of our order URLs, if it is ours.
+    pub fn parse_order(&self, url: &str) -> Option<String> {
+        let id = url.strip_prefix(&self.base)?.strip_prefix("/orders/")?;
+        uuid::Uuid::try_parse(id)
+            .ok()
+            .filter(|u| u.to_string() == id)
+            .map(|u| u.to_string())
+    }
+
     /// A member's profile and `Person` actor.
     pub fn user_path(username: &str) -> String {
         format!("/users/{username}")

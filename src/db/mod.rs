@@ -4,12 +4,15 @@
 //! One file per aggregate. Imports no axum and nothing from `web`, `api` or `federation`.
 
 pub mod actor_keys;
+pub mod checkout;
 pub mod deliveries;
 pub mod dialect;
 pub mod follows;
 pub mod images;
 pub mod inbox;
 pub mod instances;
+pub mod mail;
+pub mod orders;
 pub mod outbox;
 pub mod products;
 pub mod queue_stats;

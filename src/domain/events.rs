@@ -18,6 +18,10 @@ pub enum Event {
     },
     /// A shop's profile changed.
     ShopChanged { shop_id: String },
+    /// An order was placed with one of our shops (a remote buyer gets the shop's `Accept`).
+    OrderPlaced { order_id: String },
+    /// An order moved to `status` (a remote buyer gets an `Update` of the order).
+    OrderStatusChanged { order_id: String, status: String },
 }
 
 impl Event {
@@ -26,6 +30,8 @@ impl Event {
             Event::ProductChanged { .. } => "product_changed",
             Event::ProductDeleted { .. } => "product_deleted",
             Event::ShopChanged { .. } => "shop_changed",
+            Event::OrderPlaced { .. } => "order_placed",
+            Event::OrderStatusChanged { .. } => "order_status_changed",
         }
     }
 
@@ -38,6 +44,8 @@ impl Event {
                 shop_handle,
             } => (product_id, shop_handle),
             Event::ShopChanged { shop_id } => (shop_id, ""),
+            Event::OrderPlaced { order_id } => (order_id, ""),
+            Event::OrderStatusChanged { order_id, status } => (order_id, status),
         }
     }
 
@@ -53,6 +61,11 @@ impl Event {
                 shop_handle: payload.to_string(),
             }),
             "shop_changed" => Some(Event::ShopChanged { shop_id: subject }),
+            "order_placed" => Some(Event::OrderPlaced { order_id: subject }),
+            "order_status_changed" => Some(Event::OrderStatusChanged {
+                order_id: subject,
+                status: payload.to_string(),
+            }),
             _ => None,
         }
     }
@@ -77,6 +90,13 @@ mod tests {
             Event::ProductDeleted {
                 product_id: "p".into(),
                 shop_handle: "tea".into(),
+            },
+            Event::OrderPlaced {
+                order_id: "o".into(),
+            },
+            Event::OrderStatusChanged {
+                order_id: "o".into(),
+                status: "paid".into(),
             },
             Event::ShopChanged {
                 shop_id: "s".into(),

@@ -11,6 +11,7 @@ pub mod images;
 pub mod markdown;
 pub mod media;
 pub mod money;
+pub mod orders;
 pub mod social;
 pub mod text;
 

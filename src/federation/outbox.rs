@@ -195,6 +195,8 @@ async fn plan(state: &AppState, event: &Event) -> Result<Plan> {
                 send: Some((activity, actor.clone(), actor, inboxes, false)),
             })
         }
+        // Orders of guests and local members need no activity.
+        Event::OrderPlaced { .. } | Event::OrderStatusChanged { .. } => Ok(Plan::default()),
     }
 }
 

@@ -134,6 +134,15 @@ impl Lang {
                 format!("Must be {expected}."),
                 format!("类型应为 {expected}。"),
             ),
+            Problem::OutOfRange { min, max } => t.f2("problem.out_of_range", min, max),
+            Problem::OutOfStock { available } => t.f1("problem.out_of_stock", available),
+            Problem::NotForSale => s("problem.not_for_sale"),
+            Problem::UnknownVariant => s("problem.unknown_variant"),
+            Problem::VariantRequired => s("problem.variant_required"),
+            Problem::CurrencyMismatch => s("problem.currency_mismatch"),
+            Problem::NotOffered => s("problem.not_offered"),
+            Problem::NotShippedThere => s("problem.not_shipped_there"),
+            Problem::InvalidCountry => s("problem.invalid_country"),
         }
     }
 
@@ -315,6 +324,15 @@ mod tests {
             Problem::InvalidChoice,
             Problem::PasswordMismatch,
             Problem::WrongType { expected: "string" },
+            Problem::OutOfRange { min: 1, max: 1000 },
+            Problem::OutOfStock { available: 2 },
+            Problem::NotForSale,
+            Problem::UnknownVariant,
+            Problem::VariantRequired,
+            Problem::CurrencyMismatch,
+            Problem::NotOffered,
+            Problem::NotShippedThere,
+            Problem::InvalidCountry,
         ];
         for p in &problems {
             let en = Lang::En.problem(p);

@@ -1,0 +1,742 @@
+//! Order use cases. The web checkout, the JSON API and the inbox (a remote buyer's `Offer`)
+//! all place orders through `place`, and every status change goes through `apply`, so the
+//! shop's catalog, stock, prices and state machine decide on every path. A refused call
+//! writes nothing.
+
+use rand::Rng;
+use subtle::ConstantTimeEq;
+
+use super::checkout::{self, CheckoutSettings};
+use super::validate::{self, OrderRequest, ValidRequest};
+use super::{
+    check_transition, notices, records_payment, releases_stock, Buyer, Order, OrderEvent,
+    OrderLine, OrderStatus, Party, StatusChange,
+};
+use crate::db::orders::{self, NewOrderMeta, StatusFields};
+use crate::db::{self, Store, Tx};
+use crate::domain::accounts::{new_secret, secret_hash, User};
+use crate::domain::catalog::{service as catalog, Product, Shop};
+use crate::domain::events::{self, Event};
+use crate::domain::ids::ProductId;
+use crate::domain::money::Money;
+use crate::domain::{now_ms, text};
+use crate::error::{Error, ErrorKind, FieldErrors, Problem, Result};
+use crate::urls::Urls;
+
+/// How long a closed order keeps the buyer's address and contact, by default.
+pub const DEFAULT_RETENTION_DAYS: i64 = 365;
+
+/// The outcome of `place`.
+#[derive(Debug)]
+pub struct Placed {
+    pub order: Order,
+    /// The secret of the order's link; only when this call created the order.
+    pub secret: Option<String>,
+    /// An earlier call with the same idempotency key (or the same Offer) created it.
+    pub replayed: bool,
+}
+
+/// A shop's checkout settings (empty ones when the seller has not set any up).
+pub async fn settings(store: &Store, shop: &Shop) -> Result<CheckoutSettings> {
+    match db::checkout::get(store, &shop.id).await? {
+        Some(json) => checkout::from_stored(&json),
+        None => Ok(CheckoutSettings::default()),
+    }
+}
+
+/// Replaces a shop's checkout settings; only its manager may.
+pub async fn update_settings(
+    store: &Store,
+    actor: &User,
+    handle: &str,
+    input: &CheckoutSettings,
+) -> Result<CheckoutSettings> {
+    let shop = catalog::managed_shop(store, actor, handle).await?;
+    let valid = checkout::validate(input)?;
+    let json = serde_json::to_string(&valid).map_err(Error::internal)?;
+    let mut tx = store.begin().await?;
+    db::checkout::put(&mut tx, &shop.id, &json, now_ms()).await?;
+    tx.commit().await?;
+    Ok(valid)
+}
+
+fn idempotency_scope(buyer: &Buyer) -> String {
+    match buyer {
+        Buyer::Guest => "guest".to_string(),
+        Buyer::Member(u) => format!("member:{u}"),
+        Buyer::Remote { actor, .. } => format!("actor:{actor}"),
+    }
+}
+
+/// An earlier order for the same request, if this one repeats it; a conflict when the same
+/// idempotency key came with a different order.
+async fn earlier(store: &Store, buyer: &Buyer, valid: &ValidRequest) -> Result<Option<Order>> {
+    if let Buyer::Remote { offer_id, .. } = buyer {
+        if let Some(o) = orders::by_offer(store, offer_id).await? {
+            return Ok(Some(o));
+        }
+    }
+    let Some(key) = &valid.idempotency_key else {
+        return Ok(None);
+    };
+    match orders::by_idempotency(store, &idempotency_scope(buyer), key).await? {
+        Some((id, hash)) if hash == valid.fingerprint() => orders::by_id(store, &id).await,
+        Some(_) => Err(Error::new(
+            ErrorKind::Conflict,
+            "this idempotency key was already used for a different order",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Places an order with `shop`. Prices, totals, stock and what is on offer come from this
+/// instance; the request only says what and how many.
+pub async fn place(
+    store: &Store,
+    urls: &Urls,
+    shop: &Shop,
+    buyer: Buyer,
+    req: &OrderRequest,
+) -> Result<Placed> {
+    let valid = validate::request(req, buyer == Buyer::Guest)?;
+    if let Some(order) = earlier(store, &buyer, &valid).await? {
+        return Ok(Placed {
+            order,
+            secret: None,
+            replayed: true,
+        });
+    }
+    let settings = settings(store, shop).await?;
+    let now = now_ms();
+    let secret = new_secret();
+    let mut order = price(store, shop, &settings, &buyer, &valid, now).await?;
+    let meta_scope = idempotency_scope(&buyer);
+    let hash = valid.fingerprint();
+    let secret_h = secret_hash(&secret);
+    for attempt in 0..3 {
+        let meta = NewOrderMeta {
+            idempotency_scope: valid.idempotency_key.as_ref().map(|_| meta_scope.as_str()),
+            idempotency_key: valid.idempotency_key.as_deref(),
+            request_hash: &hash,
+            secret_hash: &secret_h,
+        };
+        match write_new(store, urls, shop, &settings, &order, &meta, &secret).await {
+            Ok(()) => {
+                return Ok(Placed {
+                    order,
+                    secret: Some(secret),
+                    replayed: false,
+                })
+            }
+            // A concurrent request with the same key or Offer won, or (very rarely) the
+            // order number was taken: answer with the winner, or retry with a new number.
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                if let Some(o) = earlier(store, &buyer, &valid).await? {
+                    return Ok(Placed {
+                        order: o,
+                        secret: None,
+                        replayed: true,
+                    });
+                }
+                if attempt == 2 {
+                    return Err(e);
+                }
+                order.number = new_number();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// Builds the order from the shop's own catalog and settings (nothing written yet).
+async fn price(
+    store: &Store,
+    shop: &Shop,
+    settings: &CheckoutSettings,
+    buyer: &Buyer,
+    valid: &ValidRequest,
+    now: i64,
+) -> Result<Order> {
+    let mut e = FieldErrors::new();
+    let payment = settings.payment(valid.payment_method);
+    if payment.is_none() {
+        e.add("payment_method", Problem::NotOffered);
+    }
+    let country = &valid.address.country;
+    let shipping = match &valid.shipping_option {
+        Some(id) => match settings.shipping(id) {
+            None => {
+                e.add("shipping_option", Problem::NotOffered);
+                None
+            }
+            Some(s) if !s.ships_to(country) => {
+                e.add("shipping.country", Problem::NotShippedThere);
+                None
+            }
+            Some(s) => Some(s),
+        },
+        None => {
+            let s = settings
+                .shipping_options
+                .iter()
+                .find(|s| s.ships_to(country));
+            if s.is_none() {
+                e.add(
+                    "shipping.country",
+                    if settings.shipping_options.is_empty() {
+                        Problem::NotOffered
+                    } else {
+                        Problem::NotShippedThere
+                    },
+                );
+            }
+            s
+        }
+    };
+    let mut lines: Vec<OrderLine> = Vec::new();
+    for (i, l) in valid.lines.iter().enumerate() {
+        let f = |n: &str| format!("lines[{i}].{n}");
+        let product = match db::products::by_id(store, &l.product).await? {
+            Some(p) if p.shop_id == shop.id && p.is_public() => p,
+            _ => {
+                e.add(f("product"), Problem::NotForSale);
+                continue;
+            }
+        };
+        match line(&product, l.variant.as_deref(), l.quantity) {
+            Ok(line) => lines.push(line),
+            Err((field, p)) => e.add(f(field), p),
+        }
+    }
+    e.into_result()?;
+    let currency = lines[0].unit_price.currency;
+    let mut subtotal = Money::zero(currency);
+    for (i, l) in lines.iter().enumerate() {
+        if l.unit_price.currency != currency {
+            return Err(Error::field(
+                &format!("lines[{i}].product"),
+                Problem::CurrencyMismatch,
+            ));
+        }
+        subtotal = subtotal
+            .checked_add(l.line_total)
+            .ok_or_else(|| Error::field("lines", Problem::NumberTooLarge))?;
+    }
+    let shipping = shipping.expect("checked above");
+    let shipping_price = shipping
+        .money()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("stored shipping price")))?;
+    if shipping_price.currency != currency {
+        return Err(Error::field("shipping_option", Problem::CurrencyMismatch));
+    }
+    let total = subtotal
+        .checked_add(shipping_price)
+        .ok_or_else(|| Error::field("lines", Problem::NumberTooLarge))?;
+    let payment = payment.expect("checked above");
+    let number = new_number();
+    let hold_until = valid
+        .payment_method
+        .paid_in_advance()
+        .then_some(now + settings.hold_hours * 3_600_000);
+    Ok(Order {
+        id: uuid::Uuid::now_v7().to_string(),
+        payment_instructions: notices::payment_instructions(payment, &number, total),
+        number,
+        shop_id: shop.id.clone(),
+        status: OrderStatus::Pending,
+        buyer: buyer.clone(),
+        email: valid.email.clone(),
+        address: valid.address.clone(),
+        buyer_note: valid.note.clone(),
+        shipping_option: shipping.name.clone(),
+        shipping: shipping_price,
+        payment_method: valid.payment_method,
+        payment_url: payment.url.clone(),
+        lines,
+        subtotal,
+        total,
+        carrier: None,
+        tracking: None,
+        reason: None,
+        hold_until,
+        created_at: now,
+        updated_at: now,
+        paid_at: None,
+        shipped_at: None,
+        delivered_at: None,
+        closed_at: None,
+        address_erased: false,
+    })
+}
+
+/// One priced line, or the (field, problem) that stops it.
+fn line(
+    product: &Product,
+    variant: Option<&str>,
+    qty: i64,
+) -> std::result::Result<OrderLine, (&'static str, Problem)> {
+    let (variant_id, variant_title, sku, unit, available) =
+        match (product.variants.is_empty(), variant) {
+            (true, None) => (
+                None,
+                String::new(),
+                product.sku.clone().unwrap_or_default(),
+                product.price,
+                product.stock,
+            ),
+            (true, Some(_)) => return Err(("variant", Problem::UnknownVariant)),
+            (false, None) => return Err(("variant", Problem::VariantRequired)),
+            (false, Some(v)) => {
+                let found = product
+                    .variants
+                    .iter()
+                    .find(|x| x.id.as_str() == v || x.sku == v)
+                    .ok_or(("variant", Problem::UnknownVariant))?;
+                (
+                    Some(found.id.to_string()),
+                    found.title.clone(),
+                    found.sku.clone(),
+                    found.price,
+                    found.stock,
+                )
+            }
+        };
+    if available < qty {
+        return Err((
+            "quantity",
+            Problem::OutOfStock {
+                available: available.max(0),
+            },
+        ));
+    }
+    let total = unit
+        .checked_mul(qty)
+        .ok_or(("quantity", Problem::NumberTooLarge))?;
+    Ok(OrderLine {
+        product_id: product.id.clone(),
+        variant_id,
+        title: product.title.clone(),
+        variant_title,
+        sku,
+        unit_price: unit,
+        quantity: qty,
+        line_total: total,
+    })
+}
+
+/// Reserves the stock and stores the order, its first log entry, its event and its mails in
+/// one transaction. Too little stock rolls everything back.
+async fn write_new(
+    store: &Store,
+    urls: &Urls,
+    shop: &Shop,
+    settings: &CheckoutSettings,
+    order: &Order,
+    meta: &NewOrderMeta<'_>,
+    secret: &str,
+) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let mut sold_out: Vec<&ProductId> = Vec::new();
+    for (i, l) in order.lines.iter().enumerate() {
+        let left = orders::reserve(
+            &mut tx,
+            &shop.id,
+            &l.product_id,
+            l.variant_id.as_deref(),
+            l.quantity,
+        )
+        .await?;
+        match left {
+            Some(0) => sold_out.push(&l.product_id),
+            Some(_) => {}
+            None => {
+                tx.rollback().await?;
+                let available = available_now(store, l).await?;
+                return Err(Error::field(
+                    &format!("lines[{i}].quantity"),
+                    Problem::OutOfStock { available },
+                ));
+            }
+        }
+    }
+    orders::insert(&mut tx, order, meta).await?;
+    let by = match &order.buyer {
+        Buyer::Remote { actor, .. } => actor.clone(),
+        _ => Party::Buyer.as_str().to_string(),
+    };
+    let offer = match &order.buyer {
+        Buyer::Remote { offer_id, .. } => Some(offer_id.as_str()),
+        _ => None,
+    };
+    orders::add_event(
+        &mut tx,
+        &order.id,
+        &OrderEvent {
+            from: String::new(),
+            to: OrderStatus::Pending.as_str().to_string(),
+            actor: by,
+            reason: String::new(),
+            created_at: order.created_at,
+        },
+        offer,
+    )
+    .await?;
+    events::record(
+        &mut tx,
+        &Event::OrderPlaced {
+            order_id: order.id.clone(),
+        },
+        order.created_at,
+    )
+    .await?;
+    sold_out.dedup();
+    for p in sold_out {
+        product_changed(&mut tx, p, order.created_at).await?;
+    }
+    for m in notices::placed(urls, shop, settings, order, secret) {
+        db::mail::enqueue(&mut tx, &m.to, &m.subject, &m.body, order.created_at).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn available_now(store: &Store, l: &OrderLine) -> Result<i64> {
+    let Some(p) = db::products::by_id(store, &l.product_id).await? else {
+        return Ok(0);
+    };
+    Ok(match &l.variant_id {
+        None => p.stock,
+        Some(v) => p
+            .variants
+            .iter()
+            .find(|x| x.id.as_str() == v)
+            .map_or(0, |x| x.stock),
+    }
+    .max(0))
+}
+
+/// Availability changed (sold out, or back): followers get the product's Update.
+async fn product_changed(tx: &mut Tx, product: &ProductId, now: i64) -> Result<()> {
+    events::record(
+        tx,
+        &Event::ProductChanged {
+            product_id: product.to_string(),
+        },
+        now,
+    )
+    .await
+}
+
+/// Ten characters of Crockford base32 (no I, L, O, U), as `XXXXX-XXXXX`: about 50 bits.
+pub fn new_number() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut rng = rand::thread_rng();
+    let mut s = String::with_capacity(11);
+    for i in 0..10 {
+        if i == 5 {
+            s.push('-');
+        }
+        s.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
+    }
+    s
+}
+
+pub async fn by_id(store: &Store, id: &str) -> Result<Order> {
+    orders::by_id(store, id)
+        .await?
+        .ok_or_else(|| Error::not_found("order"))
+}
+
+/// The order behind a secret link (guests). A wrong secret looks like a missing order.
+pub async fn by_secret(store: &Store, id: &str, secret: &str) -> Result<Order> {
+    let stored = orders::secret_hash(store, id).await?;
+    let given = secret_hash(secret);
+    match stored {
+        Some(h) if bool::from(h.as_bytes().ct_eq(given.as_bytes())) => by_id(store, id).await,
+        _ => Err(Error::not_found("order")),
+    }
+}
+
+/// An order as seen by the member who placed it.
+pub async fn for_member(store: &Store, user: &User, id: &str) -> Result<Order> {
+    let order = by_id(store, id).await?;
+    if order.buyer != Buyer::Member(user.id.clone()) {
+        return Err(Error::not_found("order"));
+    }
+    Ok(order)
+}
+
+/// An order as seen by the shop's manager, with the shop.
+pub async fn for_seller(store: &Store, user: &User, id: &str) -> Result<(Order, Shop)> {
+    let order = by_id(store, id).await?;
+    let shop = catalog::shop_by_id(store, &order.shop_id).await?;
+    if !catalog::can_manage(user, &shop) {
+        return Err(Error::not_found("order"));
+    }
+    Ok((order, shop))
+}
+
+/// A status change by the shop's manager.
+pub async fn seller_change(
+    store: &Store,
+    urls: &Urls,
+    user: &User,
+    id: &str,
+    change: &StatusChange,
+) -> Result<Order> {
+    let (order, shop) = for_seller(store, user, id).await?;
+    apply(
+        store,
+        urls,
+        &shop,
+        order,
+        Party::Seller,
+        "seller",
+        change,
+        None,
+    )
+    .await
+}
+
+/// A cancellation by the buyer: a member, or a guest holding the secret link.
+pub async fn buyer_change(
+    store: &Store,
+    urls: &Urls,
+    order: Order,
+    change: &StatusChange,
+) -> Result<Order> {
+    let shop = catalog::shop_by_id(store, &order.shop_id).await?;
+    apply(
+        store,
+        urls,
+        &shop,
+        order,
+        Party::Buyer,
+        "buyer",
+        change,
+        None,
+    )
+    .await
+}
+
+/// A status change asked for by a remote actor through an activity. Only the order's own
+/// buyer may ask, and only for what a buyer may do; `activity_id` makes it idempotent.
+pub async fn remote_buyer_change(
+    store: &Store,
+    urls: &Urls,
+    actor: &str,
+    id: &str,
+    change: &StatusChange,
+    activity_id: &str,
+) -> Result<Order> {
+    let order = by_id(store, id).await?;
+    match &order.buyer {
+        Buyer::Remote { actor: a, .. } if a == actor => {}
+        _ => return Err(Error::forbidden("only the buyer may change this order")),
+    }
+    let shop = catalog::shop_by_id(store, &order.shop_id).await?;
+    apply(
+        store,
+        urls,
+        &shop,
+        order,
+        Party::Buyer,
+        actor,
+        change,
+        Some(activity_id),
+    )
+    .await
+}
+
+struct CheckedChange {
+    to: OrderStatus,
+    reason: Option<String>,
+    carrier: Option<String>,
+    tracking: Option<String>,
+}
+
+fn check_change(change: &StatusChange, by: Party) -> Result<CheckedChange> {
+    let mut e = FieldErrors::new();
+    let to = OrderStatus::parse(&change.status);
+    if to.is_none() {
+        e.add("status", Problem::InvalidChoice);
+    }
+    let opt = |e: &mut FieldErrors, f: &str, v: &Option<String>, max: usize| {
+        v.as_deref()
+            .and_then(|v| text::check(e, f, v, 0, max, f == "reason"))
+            .filter(|v| !v.is_empty())
+    };
+    let reason = opt(&mut e, "reason", &change.reason, 500);
+    let carrier = opt(&mut e, "carrier", &change.carrier, 100);
+    let tracking = opt(&mut e, "tracking", &change.tracking, 100);
+    // A seller calling off or refunding an order says why; the buyer is told.
+    if by == Party::Seller
+        && matches!(to, Some(OrderStatus::Cancelled | OrderStatus::Refunded))
+        && reason.is_none()
+        && e.get("reason").is_none()
+    {
+        e.add("reason", Problem::Required);
+    }
+    e.into_result()?;
+    Ok(CheckedChange {
+        to: to.expect("checked"),
+        reason,
+        carrier,
+        tracking,
+    })
+}
+
+/// The one path for status changes: checks the state machine, moves the order only if it is
+/// still where it was read, releases stock when the goods never left, logs, and queues the
+/// buyer's notice and (for remote buyers) the activity, all in one transaction.
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    store: &Store,
+    urls: &Urls,
+    shop: &Shop,
+    order: Order,
+    by: Party,
+    actor: &str,
+    change: &StatusChange,
+    activity_id: Option<&str>,
+) -> Result<Order> {
+    let c = check_change(change, by)?;
+    let from = order.status;
+    let now = now_ms();
+    if c.to == from {
+        // Not a transition. A seller may add or correct tracking of a shipped order.
+        if by == Party::Seller
+            && from == OrderStatus::Shipped
+            && (c.carrier.is_some() || c.tracking.is_some())
+        {
+            let mut tx = store.begin().await?;
+            orders::set_tracking(
+                &mut tx,
+                &order.id,
+                c.carrier.as_deref(),
+                c.tracking.as_deref(),
+                now,
+            )
+            .await?;
+            events::record(
+                &mut tx,
+                &Event::OrderStatusChanged {
+                    order_id: order.id.clone(),
+                    status: from.as_str().to_string(),
+                },
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return by_id(store, &order.id).await;
+        }
+        return Ok(order);
+    }
+    check_transition(from, c.to, by, order.payment_method)
+        .map_err(|t| Error::new(ErrorKind::Conflict, t.to_string()))?;
+    let mut tx = store.begin().await?;
+    let fields = StatusFields {
+        carrier: c.carrier.as_deref(),
+        tracking: c.tracking.as_deref(),
+        reason: c.reason.as_deref(),
+        paid: records_payment(from, c.to, order.payment_method),
+    };
+    if !orders::set_status(&mut tx, &order.id, from, c.to, &fields, now).await? {
+        tx.rollback().await?;
+        return Err(Error::conflict(
+            "the order changed meanwhile; reload it and try again",
+        ));
+    }
+    if releases_stock(from, c.to) {
+        for p in orders::release(&mut tx, &order.id).await? {
+            product_changed(&mut tx, &p, now).await?;
+        }
+    }
+    orders::add_event(
+        &mut tx,
+        &order.id,
+        &OrderEvent {
+            from: from.as_str().to_string(),
+            to: c.to.as_str().to_string(),
+            actor: actor.to_string(),
+            reason: c.reason.clone().unwrap_or_default(),
+            created_at: now,
+        },
+        activity_id,
+    )
+    .await?;
+    events::record(
+        &mut tx,
+        &Event::OrderStatusChanged {
+            order_id: order.id.clone(),
+            status: c.to.as_str().to_string(),
+        },
+        now,
+    )
+    .await?;
+    let mut after = order;
+    after.status = c.to;
+    after.reason = c.reason.or(after.reason);
+    after.carrier = c.carrier.or(after.carrier);
+    after.tracking = c.tracking.or(after.tracking);
+    for m in notices::status_changed(urls, shop, &after) {
+        db::mail::enqueue(&mut tx, &m.to, &m.subject, &m.body, now).await?;
+    }
+    tx.commit().await?;
+    by_id(store, &after.id).await
+}
+
+/// Expires unpaid orders whose hold time is over, releasing their stock. Safe to run in
+/// several processes at once: each order expires once. Returns how many this call expired.
+pub async fn expire_due(store: &Store, urls: &Urls, now: i64) -> Result<usize> {
+    let mut n = 0;
+    for id in orders::due_for_expiry(store, now, 500).await? {
+        let Some(order) = orders::by_id(store, &id).await? else {
+            continue;
+        };
+        let shop = catalog::shop_by_id(store, &order.shop_id).await?;
+        let change = StatusChange {
+            status: OrderStatus::Expired.as_str().to_string(),
+            reason: Some("not paid in time".to_string()),
+            ..Default::default()
+        };
+        match apply(
+            store,
+            urls,
+            &shop,
+            order,
+            Party::System,
+            "system",
+            &change,
+            None,
+        )
+        .await
+        {
+            Ok(_) => n += 1,
+            // Paid, cancelled or expired by another process meanwhile.
+            Err(e) if e.kind == ErrorKind::Conflict => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Erases address and contact of orders closed more than `days` ago.
+pub async fn erase_old_addresses(store: &Store, days: i64, now: i64) -> Result<u64> {
+    orders::erase_addresses(store, now - days * 86_400_000, now).await
+}
+
+/// A shop's orders for its manager, newest first.
+pub async fn shop_orders(
+    store: &Store,
+    user: &User,
+    handle: &str,
+    status: Option<OrderStatus>,
+    page: i64,
+    per_page: i64,
+) -> Result<(Shop, Vec<Order>)> {
+    let shop = catalog::managed_shop(store, user, handle).await?;
+    let list = orders::for_shop(store, &shop.id, status, per_page, (page - 1) * per_page).await?;
+    Ok((shop, list))
+}
