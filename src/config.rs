@@ -41,6 +41,24 @@ pub struct Settings {
     pub inbox_rate_limit: u32,
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// How order mails leave: written as `.eml` files under `data_dir/mail` (the default),
+    /// only noted in the log (subject, never the recipient), or sent over SMTP.
+    pub mail_transport: MailTransport,
+    /// `From:` of order mails. Default `fedishop <noreply@{domain host}>`.
+    pub mail_from: Option<String>,
+    /// Days a closed order keeps the buyer's address and contact before they are erased.
+    pub order_retention_days: i64,
+}
+
+/// Where order mails go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailTransport {
+    /// `data_dir/mail/<id>.eml`, one RFC 5322 file per message.
+    File,
+    /// A log line per message (subject only): for instances that send no mail.
+    Log,
+    /// An SMTP relay: `smtps://user:pass@host:465` or `smtp://host:587?tls=required`.
+    Smtp(String),
 }
 
 impl Default for Settings {
@@ -60,6 +78,9 @@ impl Default for Settings {
             delivery_per_host: 4,
             inbox_rate_limit: 100,
             metrics_token: None,
+            mail_transport: MailTransport::File,
+            mail_from: None,
+            order_retention_days: 365,
         }
     }
 }
@@ -82,6 +103,10 @@ pub struct FileSettings {
     pub delivery_per_host: Option<usize>,
     pub inbox_rate_limit: Option<u32>,
     pub metrics_token: Option<String>,
+    pub mail_transport: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub order_retention_days: Option<i64>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -103,6 +128,8 @@ impl Settings {
     ) -> anyhow::Result<Settings> {
         let mut s = Settings::default();
         let mut bind: Option<String> = None;
+        let mut mail: Option<String> = None;
+        let mut smtp_url: Option<String> = None;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
@@ -144,6 +171,12 @@ impl Settings {
                 s.inbox_rate_limit = v;
             }
             s.metrics_token = f.metrics_token.or(s.metrics_token);
+            mail = f.mail_transport.or(mail);
+            smtp_url = f.smtp_url.or(smtp_url);
+            s.mail_from = f.mail_from.or(s.mail_from);
+            if let Some(v) = f.order_retention_days {
+                s.order_retention_days = v;
+            }
         }
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = env("FEDISHOP_DOMAIN") {
@@ -192,6 +225,32 @@ impl Settings {
         if let Some(v) = env("FEDISHOP_METRICS_TOKEN") {
             s.metrics_token = Some(v);
         }
+        if let Some(v) = env("FEDISHOP_MAIL_TRANSPORT") {
+            mail = Some(v);
+        }
+        if let Some(v) = env("FEDISHOP_SMTP_URL") {
+            smtp_url = Some(v);
+        }
+        if let Some(v) = env("FEDISHOP_MAIL_FROM") {
+            s.mail_from = Some(v);
+        }
+        if let Some(v) = env("FEDISHOP_ORDER_RETENTION_DAYS") {
+            s.order_retention_days = parse_number("FEDISHOP_ORDER_RETENTION_DAYS", &v)?;
+        }
+        s.mail_transport = match (mail.as_deref().map(str::trim), smtp_url) {
+            (None | Some("file"), None) => MailTransport::File,
+            (Some("log"), None) => MailTransport::Log,
+            (None | Some("smtp"), Some(url)) => MailTransport::Smtp(url),
+            (Some("smtp"), None) => {
+                anyhow::bail!("FEDISHOP_MAIL_TRANSPORT=smtp needs FEDISHOP_SMTP_URL")
+            }
+            (Some("file" | "log"), Some(_)) => {
+                anyhow::bail!("FEDISHOP_SMTP_URL is set but FEDISHOP_MAIL_TRANSPORT is not smtp")
+            }
+            (Some(other), _) => {
+                anyhow::bail!("FEDISHOP_MAIL_TRANSPORT must be file, log or smtp (got {other:?})")
+            }
+        };
         if let Some(v) = &flags.domain {
             s.domain = v.clone();
         }
@@ -235,6 +294,17 @@ impl Settings {
         }
         if !(1..=64).contains(&self.delivery_per_host) {
             anyhow::bail!("FEDISHOP_DELIVERY_PER_HOST must be between 1 and 64");
+        }
+        if !(1..=3650).contains(&self.order_retention_days) {
+            anyhow::bail!("FEDISHOP_ORDER_RETENTION_DAYS must be between 1 and 3650");
+        }
+        if let MailTransport::Smtp(url) = &self.mail_transport {
+            crate::mail::check_smtp_url(url)
+                .map_err(|e| anyhow::anyhow!("FEDISHOP_SMTP_URL is not usable: {e}"))?;
+        }
+        if let Some(from) = &self.mail_from {
+            crate::mail::check_from(from)
+                .map_err(|e| anyhow::anyhow!("FEDISHOP_MAIL_FROM is not a mailbox: {e}"))?;
         }
         if let Some(url) = &self.database_url {
             if !(url.starts_with("sqlite:")
@@ -286,6 +356,11 @@ impl Settings {
     /// `scheme://domain` without a trailing slash.
     pub fn base_url(&self) -> String {
         format!("{}://{}", self.scheme(), self.domain)
+    }
+
+    /// Where the file mail transport writes messages.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
     }
 
     /// Where uploaded media files live.

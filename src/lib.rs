@@ -11,6 +11,8 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod federation;
+pub mod housekeeping;
+pub mod mail;
 pub mod metrics;
 pub mod server;
 pub mod urls;

@@ -42,6 +42,10 @@ pub struct Metrics {
     pub deliveries_failed: AtomicU64,
     /// Deliveries not attempted because their instance's circuit breaker was open.
     pub deliveries_deferred: AtomicU64,
+    /// Order mails handed to the transport.
+    pub mails_sent: AtomicU64,
+    /// Order mail attempts that failed (retried, or given up after many attempts).
+    pub mails_failed: AtomicU64,
     /// Wall-clock start, for `fedishop_start_time_seconds`.
     pub started_at: SystemTime,
     /// Monotonic start, for `fedishop_uptime_seconds`.
@@ -61,6 +65,8 @@ impl Default for Metrics {
             deliveries_retried: AtomicU64::new(0),
             deliveries_failed: AtomicU64::new(0),
             deliveries_deferred: AtomicU64::new(0),
+            mails_sent: AtomicU64::new(0),
+            mails_failed: AtomicU64::new(0),
             started_at: SystemTime::now(),
             started: Instant::now(),
         }
@@ -199,6 +205,14 @@ pub fn render(m: &Metrics, db: Option<&DbGauges>, now: i64) -> String {
     .labelled("result", "retried", get(&m.deliveries_retried))
     .labelled("result", "failed", get(&m.deliveries_failed))
     .labelled("result", "deferred", get(&m.deliveries_deferred));
+    Family::new(
+        &mut out,
+        "fedishop_mails_total",
+        "counter",
+        "Order mails by outcome: sent (handed to the transport), failed (an attempt failed).",
+    )
+    .labelled("result", "sent", get(&m.mails_sent))
+    .labelled("result", "failed", get(&m.mails_failed));
 
     Family::new(
         &mut out,

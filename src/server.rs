@@ -31,14 +31,17 @@ pub struct AppState {
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     /// HTTP client, key cache and worker wake-ups for ActivityPub.
     pub federation: Arc<crate::federation::Federation>,
+    /// The order-mail transport and its worker's wake-up.
+    pub mail: Arc<crate::mail::Mailer>,
 }
 
 impl AppState {
-    /// Call after any write that changes what pages show or what followers must hear: drops
-    /// cached pages and wakes the federation outbox worker.
+    /// Call after any write that changes what pages show, what followers must hear or whom
+    /// to mail: drops cached pages and wakes the federation outbox and mail workers.
     pub fn changed(&self) {
         self.page_cache.clear();
         self.federation.changed();
+        self.mail.wake();
     }
 
     pub fn new(store: Store, settings: Settings) -> AppState {
@@ -48,6 +51,7 @@ impl AppState {
                 &settings.base_url(),
             )),
             store,
+            mail: Arc::new(crate::mail::Mailer::new(&settings)),
             urls: crate::urls::Urls::new(settings.base_url()),
             settings: Arc::new(settings),
             login_limiter: Arc::new(RateLimiter::new(
@@ -139,7 +143,9 @@ pub async fn serve(
         );
     }
     let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
-    crate::federation::start_workers(state.clone(), workers_stop);
+    crate::federation::start_workers(state.clone(), workers_stop.clone());
+    tokio::spawn(crate::mail::run(state.clone(), workers_stop.clone()));
+    tokio::spawn(crate::housekeeping::run(state.clone(), workers_stop));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

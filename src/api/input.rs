@@ -149,6 +149,32 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A nested object; absent or null -> `None`.
+    pub fn object(&mut self, key: &str) -> Option<&'a Map<String, Value>> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(o)) => Some(o),
+            Some(_) => {
+                self.errors.add(
+                    key,
+                    Problem::WrongType {
+                        expected: "an object",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// The items of an array of objects (see `objects`), for callers that read each item.
+    pub fn object_items(
+        &mut self,
+        key: &str,
+        expected: &'static str,
+    ) -> Option<Vec<&'a Map<String, Value>>> {
+        self.objects(key, expected)
+    }
+
     /// An array whose items must all be objects.
     fn objects(
         &mut self,
@@ -261,7 +287,8 @@ impl<'a> Fields<'a> {
         Some(out)
     }
 
-    fn absorb(&mut self, prefix: &str, errors: FieldErrors) -> Option<()> {
+    /// Adds a nested object's problems under `prefix` (e.g. `lines[0].`); `None` if any.
+    pub fn absorb(&mut self, prefix: &str, errors: FieldErrors) -> Option<()> {
         if errors.is_empty() {
             return Some(());
         }

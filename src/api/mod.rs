@@ -6,6 +6,8 @@ mod auth;
 mod dto;
 mod input;
 mod media;
+mod order_dto;
+mod orders;
 mod products;
 mod shops;
 mod social;
@@ -54,6 +56,16 @@ pub fn routes() -> Router<AppState> {
                 .get(social::list_follows),
         )
         .route("/api/v1/feed", get(social::feed))
+        .route("/api/v1/orders", post(orders::place).get(orders::list))
+        .route("/api/v1/orders/{id}", get(orders::show))
+        .route("/api/v1/orders/{id}/cancel", post(orders::cancel))
+        .route("/api/v1/shops/{handle}/orders", get(orders::shop_orders))
+        .route(
+            "/api/v1/shops/{handle}/checkout",
+            get(orders::checkout_settings).put(orders::put_checkout_settings),
+        )
+        .route("/api/v1/shop-orders/{id}", get(orders::shop_order))
+        .route("/api/v1/shop-orders/{id}/status", post(orders::set_status))
         .route(
             "/api/v1/reactions",
             post(social::react).delete(social::unreact),

@@ -12,6 +12,7 @@ mod inbox;
 mod inbox_queue;
 mod media;
 mod ops;
+mod orders;
 mod schema;
 mod support;
 mod web;

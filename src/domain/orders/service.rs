@@ -442,6 +442,11 @@ pub fn new_number() -> String {
     s
 }
 
+/// An order's status changes, oldest first.
+pub async fn history(store: &Store, id: &str) -> Result<Vec<OrderEvent>> {
+    orders::events(store, id).await
+}
+
 pub async fn by_id(store: &Store, id: &str) -> Result<Order> {
     orders::by_id(store, id)
         .await?
