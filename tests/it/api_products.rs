@@ -344,6 +344,13 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/v1/shops/{handle}/replies", vec!["post"]),
         ("/api/v1/admin/federation", vec!["get"]),
         ("/metrics", vec!["get"]),
+        ("/api/v1/orders", vec!["get", "post"]),
+        ("/api/v1/orders/{id}", vec!["get"]),
+        ("/api/v1/orders/{id}/cancel", vec!["post"]),
+        ("/api/v1/shops/{handle}/orders", vec!["get"]),
+        ("/api/v1/shops/{handle}/checkout", vec!["get", "put"]),
+        ("/api/v1/shop-orders/{id}", vec!["get"]),
+        ("/api/v1/shop-orders/{id}/status", vec!["post"]),
     ];
     for (path, methods) in expected {
         let item = paths
@@ -356,7 +363,7 @@ async fn the_openapi_document_describes_every_route() {
             );
         }
     }
-    assert_eq!(paths.len(), 15, "every documented path is tested above");
+    assert_eq!(paths.len(), 22, "every documented path is tested above");
 }
 
 #[tokio::test]
