@@ -9,6 +9,10 @@ use std::time::Duration;
 use crate::config::Settings;
 use crate::domain::accounts::{self, NewUser, Role, User};
 use crate::domain::catalog::{service, ProductForm, ProductStatus, ShopForm, ShopLink};
+use crate::domain::orders::checkout::{
+    CheckoutSettings, PaymentMethod, PaymentOption, ShippingOption,
+};
+use crate::domain::orders::service as orders;
 use crate::federation::social;
 use crate::server::{self, AppState};
 
@@ -83,6 +87,49 @@ async fn shop(
                 url: format!("{}/shops/{handle}", state.urls.base()),
             }],
             manually_approves_followers: false,
+        },
+    )
+    .await?;
+    // Open checkout: bank transfer, cash on delivery, pickup; two shipping options.
+    orders::update_settings(
+        &state.store,
+        owner,
+        handle,
+        &CheckoutSettings {
+            payment_methods: vec![
+                PaymentOption {
+                    method: PaymentMethod::BankTransfer,
+                    details: format!("{name}, IBAN DE89 3704 0044 0532 0130 00 (demo)"),
+                    url: None,
+                },
+                PaymentOption {
+                    method: PaymentMethod::CashOnDelivery,
+                    details: String::new(),
+                    url: None,
+                },
+                PaymentOption {
+                    method: PaymentMethod::PayAtPickup,
+                    details: "At the shop, Mon-Fri 10:00-18:00".into(),
+                    url: None,
+                },
+            ],
+            shipping_options: vec![
+                ShippingOption {
+                    id: "standard".into(),
+                    name: "Standard parcel".into(),
+                    price: "4.90".into(),
+                    currency: "EUR".into(),
+                    countries: vec![],
+                },
+                ShippingOption {
+                    id: "express".into(),
+                    name: "Express".into(),
+                    price: "12.00".into(),
+                    currency: "EUR".into(),
+                    countries: vec![],
+                },
+            ],
+            ..Default::default()
         },
     )
     .await?;
