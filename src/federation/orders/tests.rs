@@ -1,0 +1,1 @@
+//! Order messages against the fixtures in `tests/fixtures/ap/fedishop/`.
