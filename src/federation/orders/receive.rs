@@ -57,7 +57,9 @@ pub async fn offer(state: &AppState, signer: &RemoteActor, a: &Value) -> Result<
             Ok(())
         }
         Ok(placed) => {
-            if placed.order.buyer != buyer {
+            let same_buyer =
+                matches!(&placed.order.buyer, Buyer::Remote { actor, .. } if *actor == signer.id);
+            if !same_buyer {
                 return Err(Error::forbidden("that Offer is someone else's"));
             }
             // The same Offer again: the same order; tell the buyer again.
