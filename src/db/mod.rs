@@ -18,6 +18,7 @@ pub mod products;
 pub mod queue_stats;
 pub mod reactions;
 pub mod remote_actors;
+pub mod remote_orders;
 pub mod remote_products;
 pub mod shops;
 pub mod users;

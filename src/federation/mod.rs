@@ -3,8 +3,9 @@
 //! (products as Notes), `discovery` (WebFinger, NodeInfo, host-meta), `negotiate` (the same
 //! URL serves HTML or AS2 JSON), `inbox` (verify) and `receive` (apply), `outbox` (domain
 //! events -> activities + deliveries, in one transaction), `delivery` (the worker that
-//! sends), `collections`, and `social` (follow, feed, like/boost/reply use cases shared by the
-//! web pages and the JSON API). Domain rules stay in `domain`; SQL stays in `db`.
+//! sends), `collections`, `orders` (buying from shops on other instances), and `social`
+//! (follow, feed, like/boost/reply use cases shared by the web pages and the JSON API).
+//! Domain rules stay in `domain`; SQL stays in `db`.
 
 pub mod actors;
 pub mod answers;
@@ -18,6 +19,7 @@ pub mod inbox_rate;
 pub mod keys;
 pub mod negotiate;
 pub mod notes;
+pub mod orders;
 pub mod outbox;
 pub mod protocol;
 pub mod quotes;

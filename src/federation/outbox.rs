@@ -195,8 +195,20 @@ async fn plan(state: &AppState, event: &Event) -> Result<Plan> {
                 send: Some((activity, actor.clone(), actor, inboxes, false)),
             })
         }
-        // Orders of guests and local members need no activity.
-        Event::OrderPlaced { .. } | Event::OrderStatusChanged { .. } => Ok(Plan::default()),
+        // A remote buyer hears from the shop, privately, at its own inbox; guests and local
+        // members need no activity.
+        Event::OrderPlaced { order_id } | Event::OrderStatusChanged { order_id, .. } => {
+            let placed = matches!(event, Event::OrderPlaced { .. });
+            Ok(
+                match super::orders::announce::order_activity(state, order_id, placed).await? {
+                    Some(o) => Plan {
+                        remember: None,
+                        send: Some((o.activity, o.actor, o.object_id, vec![o.inbox], false)),
+                    },
+                    None => Plan::default(),
+                },
+            )
+        }
     }
 }
 

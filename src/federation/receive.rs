@@ -1,13 +1,15 @@
 //! Applying verified activities. `signer` is the verified actor and equals `activity.actor`.
 //! Each kind checks what it touches: an actor may only create, update or delete its own
 //! objects (ids on its host, `attributedTo` itself, stored rows owned by it), may only accept
-//! follows addressed to itself, and may only undo its own activities. Unknown kinds are
-//! acknowledged and ignored.
+//! follows addressed to itself, and may only undo its own activities. Order messages (`Offer`,
+//! and `Accept`, `Reject`, `Update`, `Undo` about orders) go to `orders::receive`. Unknown
+//! kinds are acknowledged and ignored.
 
 use serde_json::{json, Value};
 
 use super::fetch::authority;
 use super::notes;
+use super::orders::receive as orders;
 use super::outbox;
 use super::protocol::{id_of, str_of, type_of};
 use crate::db::{self, follows, reactions, remote_products};
@@ -23,9 +25,21 @@ pub async fn activity(state: &AppState, signer: &RemoteActor, a: &Value) -> Resu
     let object = a.get("object").unwrap_or(&Value::Null);
     match kind {
         "Follow" => follow(state, signer, a).await,
-        "Accept" => accept_or_reject(state, signer, object, true).await,
-        "Reject" => accept_or_reject(state, signer, object, false).await,
-        "Undo" => undo(state, signer, object).await,
+        "Offer" => orders::offer(state, signer, a).await,
+        "Accept" | "Reject" => {
+            let accepted = kind == "Accept";
+            if orders::answer(state, signer, a, accepted).await? {
+                return Ok(());
+            }
+            accept_or_reject(state, signer, object, accepted).await
+        }
+        "Undo" => {
+            if orders::undo(state, signer, a).await? {
+                return Ok(());
+            }
+            undo(state, signer, object).await
+        }
+        "Update" if orders::update(state, signer, a).await? => Ok(()),
         "Like" | "EmojiReact" => react(state, signer, a, ReactionKind::Like).await,
         "Announce" => react(state, signer, a, ReactionKind::Announce).await,
         "Create" => create_or_update(state, signer, object, false).await,

@@ -7,6 +7,7 @@ mod cli;
 mod delivery;
 mod discovery;
 mod durability;
+mod federated_orders;
 mod federation;
 mod inbox;
 mod inbox_queue;

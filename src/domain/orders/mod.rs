@@ -6,6 +6,7 @@
 
 pub mod checkout;
 pub mod notices;
+pub mod remote;
 pub mod service;
 pub mod validate;
 

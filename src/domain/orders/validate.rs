@@ -165,7 +165,8 @@ pub fn request(r: &OrderRequest, email_required: bool) -> Result<ValidRequest> {
     })
 }
 
-fn address(e: &mut FieldErrors, a: &Address) -> Option<Address> {
+/// Checks a shipping address (also used for orders sent to shops on other instances).
+pub fn address(e: &mut FieldErrors, a: &Address) -> Option<Address> {
     let name = text::check(e, "shipping.name", &a.name, 1, 200, false);
     let lines: Vec<String> = a
         .address_lines
