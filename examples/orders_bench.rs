@@ -294,11 +294,22 @@ async fn seed(state: &AppState, args: &Args) -> anyhow::Result<(Vec<String>, Str
         stock: stock as i64,
         ..Default::default()
     };
-    let hot = service::create_product(store, &seller, &shop.handle, product("Hot", 10_000_000), ProductStatus::Published)
-        .await?;
-    let sellout =
-        service::create_product(store, &seller, &shop.handle, product("Limited", args.stock), ProductStatus::Published)
-            .await?;
+    let hot = service::create_product(
+        store,
+        &seller,
+        &shop.handle,
+        product("Hot", 10_000_000),
+        ProductStatus::Published,
+    )
+    .await?;
+    let sellout = service::create_product(
+        store,
+        &seller,
+        &shop.handle,
+        product("Limited", args.stock),
+        ProductStatus::Published,
+    )
+    .await?;
     let mut tokens = Vec::new();
     for i in 0..args.buyers {
         let name = format!("buyer{i}");

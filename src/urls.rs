@@ -75,6 +75,11 @@ impl Urls {
         format!("/orders/{id}/{secret}")
     }
 
+    /// A member's order with a shop on another instance (the member's copy).
+    pub fn remote_order_path(id: &str) -> String {
+        format!("/orders/remote/{id}")
+    }
+
     /// The order in the seller's dashboard.
     pub fn shop_order_path(handle: &str, id: &str) -> String {
         format!("/dashboard/shops/{handle}/orders/{id}")

@@ -352,36 +352,75 @@ pub async fn put_checkout_settings(
     Ok(Json(saved))
 }
 
-/// Orders with shops on other instances (`federation::orders`).
+/// Orders with shops on other instances (`federation::orders`): the member's copy, kept in
+/// step by the shop's Accept, Reject and Update.
 mod remote {
-    use axum::response::Response;
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
     use axum::Json;
-    use serde_json::Value;
+    use serde_json::{json, Value};
 
     use crate::api::ApiResult;
     use crate::domain::accounts::User;
+    use crate::domain::orders::remote::{RemoteOrder, RemoteOrderInput};
     use crate::domain::orders::validate::OrderRequest;
-    use crate::error::Error;
+    use crate::domain::rfc3339;
+    use crate::error::{Error, Problem};
+    use crate::federation::orders::send as fed;
     use crate::server::AppState;
 
+    /// The member's copy as JSON: `origin: "remote"`, times as RFC 3339 like local orders.
+    pub fn dto(state: &AppState, r: &RemoteOrder) -> Result<Value, Error> {
+        let mut v = serde_json::to_value(r).map_err(Error::internal)?;
+        v["origin"] = json!("remote");
+        v["url"] = json!(state
+            .urls
+            .absolute(&crate::urls::Urls::remote_order_path(&r.id)));
+        v["created_at"] = json!(rfc3339(r.created_at));
+        v["updated_at"] = json!(rfc3339(r.updated_at));
+        Ok(v)
+    }
+
     pub async fn place(
-        _state: &AppState,
-        _user: &User,
-        _product: &str,
-        _req: &OrderRequest,
+        state: &AppState,
+        user: &User,
+        product: &str,
+        req: &OrderRequest,
     ) -> ApiResult<Response> {
-        Err(Error::field("product", crate::error::Problem::NotForSale).into())
+        let [line] = req.lines.as_slice() else {
+            return Err(Error::field("lines", Problem::TooMany { max: 1 }).into());
+        };
+        let input = RemoteOrderInput {
+            variant: line.variant.clone(),
+            quantity: line.quantity,
+            shipping: req.address.clone(),
+            email: req.email.clone(),
+            shipping_option: req.shipping_option.clone(),
+            payment_method: req.payment_method.clone(),
+            note: req.note.clone(),
+            idempotency_key: req.idempotency_key.clone(),
+        };
+        let r = fed::place_remote(state, user, product, input).await?;
+        state.changed();
+        Ok((StatusCode::ACCEPTED, Json(dto(state, &r)?)).into_response())
     }
 
-    pub async fn list(_state: &AppState, _user: &User) -> ApiResult<Vec<(i64, Value)>> {
-        Ok(vec![])
+    pub async fn list(state: &AppState, user: &User) -> ApiResult<Vec<(i64, Value)>> {
+        let mut out = Vec::new();
+        for r in fed::remote_orders_of(state, user).await? {
+            out.push((r.created_at, dto(state, &r)?));
+        }
+        Ok(out)
     }
 
-    pub async fn show(_state: &AppState, _user: &User, _id: &str) -> ApiResult<Json<Value>> {
-        Err(Error::not_found("order").into())
+    pub async fn show(state: &AppState, user: &User, id: &str) -> ApiResult<Json<Value>> {
+        let r = fed::remote_order_of(state, user, id).await?;
+        Ok(Json(dto(state, &r)?))
     }
 
-    pub async fn cancel(_state: &AppState, _user: &User, _id: &str) -> ApiResult<Json<Value>> {
-        Err(Error::not_found("order").into())
+    pub async fn cancel(state: &AppState, user: &User, id: &str) -> ApiResult<Json<Value>> {
+        let r = fed::cancel_remote(state, user, id).await?;
+        state.changed();
+        Ok(Json(dto(state, &r)?))
     }
 }

@@ -459,3 +459,83 @@ async fn agreement_of(p: &Pair, order: &Order) -> Value {
         .unwrap();
     wire::agreement(&p.shop.state.urls, &shop, order)
 }
+
+#[tokio::test]
+async fn the_json_api_orders_from_a_shop_on_another_instance() {
+    let p = pair().await;
+    let token = fedishop::domain::accounts::issue_token(&p.member.state.store, "bob", "t")
+        .await
+        .unwrap();
+    let body = json!({
+        "product": p.product,
+        "quantity": 2,
+        "shipping": {"name": "Bob Buyer", "address_lines": [STREET], "city": "Lyon", "postal_code": "69001", "country": "FR"},
+        "payment_method": "bank_transfer",
+        "idempotency_key": "api-1"
+    });
+    let (s, o) = p
+        .member
+        .post("/api/v1/orders", Some(&token), body.clone())
+        .await;
+    assert_eq!(s, reqwest::StatusCode::ACCEPTED, "{o}");
+    assert_eq!(o["origin"], "remote");
+    assert_eq!(o["status"], "requested");
+    let id = o["id"].as_str().unwrap().to_string();
+    // The same key again: the same order, not a second Offer.
+    let (s, again) = p.member.post("/api/v1/orders", Some(&token), body).await;
+    assert_eq!(s, reqwest::StatusCode::ACCEPTED);
+    assert_eq!(again["id"], id.as_str());
+    // Several lines cannot go to another instance in one order.
+    let (s, e) = p
+        .member
+        .post(
+            "/api/v1/orders",
+            Some(&token),
+            json!({"lines": [{"product": p.product}, {"product": p.product, "variant": "x"}],
+                   "shipping": {"name": "B", "address_lines": ["1"], "city": "L", "country": "FR"},
+                   "payment_method": "bank_transfer"}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+
+    let accepted = eventually("the shop's Accept", || async {
+        let (_, o) = p
+            .member
+            .get(&format!("/api/v1/orders/{id}"), Some(&token))
+            .await;
+        (o["status"] == "pending").then_some(o)
+    })
+    .await;
+    assert_eq!(
+        accepted["total"], "20.00",
+        "2 x 8.00 + 4.00, priced by the shop"
+    );
+    assert!(accepted["number"].is_string());
+    let (_, list) = p.member.get("/api/v1/orders", Some(&token)).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], id.as_str());
+
+    let (s, c) = p
+        .member
+        .post(
+            &format!("/api/v1/orders/{id}/cancel"),
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{c}");
+    eventually("the shop to confirm the cancellation", || async {
+        let (_, o) = p
+            .member
+            .get(&format!("/api/v1/orders/{id}"), Some(&token))
+            .await;
+        (o["status"] == "cancelled").then_some(())
+    })
+    .await;
+    let stock =
+        fedishop::domain::catalog::service::product_by_id(&p.shop.state.store, &p.product_id)
+            .await
+            .unwrap()
+            .stock;
+    assert_eq!(stock, 5, "the shop released the reservation");
+}
