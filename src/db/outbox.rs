@@ -232,3 +232,17 @@ pub async fn delete_activity(store: &Store, id: &str) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Empties the stored bodies of private activities of `kind` (an `Offer` carries the buyer's
+/// address) once nothing is left to deliver: no queued, retrying or failed delivery refers to
+/// them. Returns how many were emptied.
+pub async fn forget_delivered_private(store: &Store, kind: &str) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE activities SET body = '' WHERE kind = $1 AND public = 0 AND body <> '' \
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.activity_id = activities.id)",
+    )
+    .bind(kind)
+    .execute(store.pool())
+    .await?
+    .rows_affected())
+}

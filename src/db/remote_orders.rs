@@ -198,3 +198,35 @@ pub async fn set_answer(
     .map_err(|e| super::unique_to_conflict(e, "another order already has this reference"))?;
     Ok(r.rows_affected() == 1)
 }
+
+/// (id, request_json) of members' remote orders closed (rejected, delivered, cancelled,
+/// refunded, expired) before `closed_before` whose address is still there.
+pub async fn closed_with_address(
+    store: &Store,
+    closed_before: i64,
+    limit: i64,
+) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, request_json FROM remote_orders WHERE address_erased_at IS NULL \
+         AND status IN ('rejected', 'delivered', 'cancelled', 'refunded', 'expired') \
+         AND updated_at < $1 ORDER BY updated_at LIMIT $2",
+    )
+    .bind(closed_before)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?)
+}
+
+/// Replaces the stored request with its address-free version.
+pub async fn erase_address(store: &Store, id: &str, request_json: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE remote_orders SET request_json = $2, address_erased_at = $3 \
+         WHERE id = $1 AND address_erased_at IS NULL",
+    )
+    .bind(id)
+    .bind(request_json)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}

@@ -538,4 +538,28 @@ async fn the_json_api_orders_from_a_shop_on_another_instance() {
             .unwrap()
             .stock;
     assert_eq!(stock, 5, "the shop released the reservation");
+
+    // The Offer was delivered: its stored body (it holds the address) is emptied; a year and
+    // a day after the order closed, the member's copy forgets the address too.
+    let later = fedishop::domain::now_ms() + 366 * 86_400_000;
+    let n = service::erase_old_addresses(&p.member.state.store, 365, later)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let bodies: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM activities WHERE kind = 'Offer'")
+            .fetch_all(p.member.state.store.pool())
+            .await
+            .unwrap();
+    assert!(
+        !bodies.is_empty() && bodies.iter().all(|b| b.is_empty()),
+        "{bodies:?}"
+    );
+    let (_, o) = p
+        .member
+        .get(&format!("/api/v1/orders/{id}"), Some(&token))
+        .await;
+    assert_eq!(o["shipping"]["address_lines"], json!([]));
+    assert_eq!(o["shipping"]["name"], "");
+    assert_eq!(o["status"], "cancelled");
 }

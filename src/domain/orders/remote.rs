@@ -51,6 +51,20 @@ pub struct RemoteRequest {
 }
 
 impl RemoteRequest {
+    /// The request with the address, contact and note removed (kept after retention: what was
+    /// ordered, how many, how it was to be paid).
+    pub fn without_address(&self) -> RemoteRequest {
+        RemoteRequest {
+            shipping: Address {
+                country: self.shipping.country.clone(),
+                ..Address::default()
+            },
+            email: String::new(),
+            note: String::new(),
+            ..self.clone()
+        }
+    }
+
     /// Everything that defines the order (not the title, which the shop may change): the same
     /// idempotency key with another fingerprint is a conflict.
     pub fn fingerprint(&self) -> String {

@@ -727,9 +727,28 @@ pub async fn expire_due(store: &Store, urls: &Urls, now: i64) -> Result<usize> {
     Ok(n)
 }
 
-/// Erases address and contact of orders closed more than `days` ago.
+/// Erases address and contact of orders closed more than `days` ago: the shop's orders, and
+/// our members' copies of orders with remote shops. Offers already delivered lose their stored
+/// body (it holds the address) at once. Returns how many orders were erased.
 pub async fn erase_old_addresses(store: &Store, days: i64, now: i64) -> Result<u64> {
-    orders::erase_addresses(store, now - days * 86_400_000, now).await
+    let cutoff = now - days * 86_400_000;
+    let mut n = orders::erase_addresses(store, cutoff, now).await?;
+    loop {
+        let batch = db::remote_orders::closed_with_address(store, cutoff, 200).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for (id, json) in batch {
+            let request: super::remote::RemoteRequest = serde_json::from_str(&json)
+                .map_err(|e| Error::internal(anyhow::anyhow!("stored remote order {id}: {e}")))?;
+            let erased =
+                serde_json::to_string(&request.without_address()).map_err(Error::internal)?;
+            db::remote_orders::erase_address(store, &id, &erased, now).await?;
+            n += 1;
+        }
+    }
+    db::outbox::forget_delivered_private(store, "Offer").await?;
+    Ok(n)
 }
 
 /// A shop's orders for its manager, newest first.
