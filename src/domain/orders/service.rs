@@ -98,6 +98,20 @@ pub async fn place(
     buyer: Buyer,
     req: &OrderRequest,
 ) -> Result<Placed> {
+    place_with_secret(store, urls, shop, buyer, req, new_secret()).await
+}
+
+/// `place` with the order link's secret chosen by the caller, who must make it unguessable
+/// (at least 32 random bytes). The web checkout derives it from the form's one-time token, so
+/// a repeated submission of the same form can still lead the guest to the order's page.
+pub async fn place_with_secret(
+    store: &Store,
+    urls: &Urls,
+    shop: &Shop,
+    buyer: Buyer,
+    req: &OrderRequest,
+    secret: String,
+) -> Result<Placed> {
     let valid = validate::request(req, buyer == Buyer::Guest)?;
     if let Some(order) = earlier(store, &buyer, &valid).await? {
         return Ok(Placed {
@@ -108,7 +122,6 @@ pub async fn place(
     }
     let settings = settings(store, shop).await?;
     let now = now_ms();
-    let secret = new_secret();
     let mut order = price(store, shop, &settings, &buyer, &valid, now).await?;
     let meta_scope = idempotency_scope(&buyer);
     let hash = valid.fingerprint();
@@ -147,6 +160,15 @@ pub async fn place(
         }
     }
     unreachable!("the loop returns")
+}
+
+/// What `place` would create right now, without reserving or writing anything: the lines,
+/// shipping and total as this instance computes them (the checkout's review step). The number
+/// and payment instructions are placeholders; stock may still run out before placing.
+pub async fn quote(store: &Store, shop: &Shop, buyer: &Buyer, req: &OrderRequest) -> Result<Order> {
+    let valid = validate::request(req, *buyer == Buyer::Guest)?;
+    let settings = settings(store, shop).await?;
+    price(store, shop, &settings, buyer, &valid, now_ms()).await
 }
 
 /// Builds the order from the shop's own catalog and settings (nothing written yet).
