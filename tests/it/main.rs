@@ -15,4 +15,5 @@ mod ops;
 mod schema;
 mod support;
 mod web;
+mod web_orders;
 mod web_social;
