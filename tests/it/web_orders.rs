@@ -504,3 +504,92 @@ async fn only_the_shop_manager_sees_its_orders() {
     let (_, html) = seller.get(&detail).await;
     assert!(html.contains("JJD000123") && html.contains("Shipped"));
 }
+
+#[tokio::test]
+async fn members_check_out_through_the_same_pages() {
+    let app = TestApp::spawn().await;
+    let s = shop(&app).await;
+    app.user("mia", Role::Member).await;
+    let b = Browser::signed_in(&app, "mia").await;
+    let resp = b
+        .post(
+            "/shops/teashop/cart",
+            &[("product", &id(&s.cup)), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (status, html) = b.get("/shops/teashop/checkout").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("E-mail (optional)"));
+    let mut fields = hidden_fields(&html);
+    fields.retain(|(k, _)| k != "step");
+    for (k, v) in [
+        ("step", "review"),
+        ("ship_name", "Mia Member"),
+        ("ship_line1", "Kirchweg 2"),
+        ("ship_city", "Köln"),
+        ("ship_country", "XX1"),
+        ("payment_method", "bank_transfer"),
+    ] {
+        fields.push((k.to_string(), v.to_string()));
+    }
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let resp = b.post("/shops/teashop/checkout", &pairs).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("id=\"ship_country-error\""),
+        "error next to the field"
+    );
+    assert!(html.contains("value=\"Kirchweg 2\""), "values are kept");
+
+    let mut fields: Vec<(String, String)> = fields
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "ship_country" {
+                (k, "DE".into())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let resp = b.post("/shops/teashop/checkout", &pairs).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    fields = hidden_fields(&resp.text().await.unwrap());
+    fields.push(("step".into(), "place".into()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let resp = b.post("/shops/teashop/checkout", &pairs).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = resp.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(
+        to.matches('/').count(),
+        2,
+        "a member goes to /orders/{{id}}: {to}"
+    );
+    let (status, html) = b.get(&to).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("€20.90"), "2 × 8.00 + 4.90");
+    let (_, history) = b.get("/orders").await;
+    assert!(
+        history.contains(&to) && history.contains("Tea Shop"),
+        "{history}"
+    );
+
+    app.user("nils", Role::Member).await;
+    let other = Browser::signed_in(&app, "nils").await;
+    let (status, body) = other.get(&to).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!body.contains("Kirchweg"));
+    let (status, _) = Browser::new(&app).get(&to).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "anonymous: sign in first");
+}
