@@ -15,8 +15,8 @@ use super::{ApiResult, ApiUser};
 use crate::db;
 use crate::domain::catalog::service as catalog;
 use crate::domain::orders::checkout::CheckoutSettings;
-use crate::domain::orders::service;
 use crate::domain::orders::validate::{LineRequest, OrderRequest};
+use crate::domain::orders::{history, service};
 use crate::domain::orders::{Address, Buyer, OrderStatus, StatusChange};
 use crate::error::{Error, Problem};
 use crate::server::AppState;
@@ -216,7 +216,7 @@ pub async fn show(
     match service::for_member(&state.store, &user, &id).await {
         Ok(o) => {
             let shop = catalog::shop_by_id(&state.store, &o.shop_id).await?;
-            let events = service::history(&state.store, &o.id).await?;
+            let events = history::events(&state.store, &o).await?;
             let dto = OrderDto::new(&state.urls, &shop, &o).with_history(&events);
             Ok(Json(serde_json::to_value(dto).map_err(Error::internal)?))
         }
@@ -275,7 +275,7 @@ pub async fn shop_orders(
     };
     let (page, per_page) = catalog::paging(q.page, q.per_page, 50);
     let (shop, orders) =
-        service::shop_orders(&state.store, &user, &handle, status, page, per_page).await?;
+        history::shop_orders(&state.store, &user, &handle, status, page, per_page).await?;
     let items: Vec<OrderDto> = orders
         .iter()
         .map(|o| OrderDto::new(&state.urls, &shop, o))
@@ -294,7 +294,7 @@ pub async fn shop_order(
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderDto>> {
     let (o, shop) = service::for_seller(&state.store, &user, &id).await?;
-    let events = service::history(&state.store, &o.id).await?;
+    let events = history::events(&state.store, &o).await?;
     Ok(Json(
         OrderDto::new(&state.urls, &shop, &o).with_history(&events),
     ))
@@ -322,7 +322,7 @@ pub async fn set_status(
     let o = service::seller_change(&state.store, &state.urls, &user, &id, &change).await?;
     state.changed();
     let shop = catalog::shop_by_id(&state.store, &o.shop_id).await?;
-    let events = service::history(&state.store, &o.id).await?;
+    let events = history::events(&state.store, &o).await?;
     Ok(Json(
         OrderDto::new(&state.urls, &shop, &o).with_history(&events),
     ))

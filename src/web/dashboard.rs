@@ -1,5 +1,5 @@
 //! The seller's side: the dashboard, opening and editing a shop, and a shop's product list
-//! with publish/archive/delete buttons. Rules and permissions are `domain::catalog::service`'s.
+//! with publish/archive/delete buttons and links to its orders and checkout settings. Rules and permissions are `domain::catalog::service`'s.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -390,6 +390,8 @@ struct ShopAdminPage {
     total: i64,
     pager: Pager,
     social: ShopSocial,
+    /// Buyers can check out (payment and shipping set up).
+    checkout_open: bool,
 }
 
 pub async fn shop_admin(
@@ -416,7 +418,11 @@ pub async fn shop_admin(
     .await?;
     let base = format!("/dashboard/shops/{}", shop.handle);
     let social = shop_social(&state, user, &shop, v.lang).await?;
+    let checkout_open = crate::domain::orders::service::settings(&state.store, &shop)
+        .await?
+        .is_open();
     let tpl = ShopAdminPage {
+        checkout_open,
         social,
         t: v.lang,
         c: Chrome::with_forms(&v),

@@ -156,7 +156,12 @@ fn error_page(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     for (name, value) in old.headers() {
         // Keep what the handler meant to say (Retry-After, Allow), never its body type.
-        if name == header::RETRY_AFTER || name == header::ALLOW {
+        // Private pages (orders) keep their referrer and robots policies on errors too.
+        if name == header::RETRY_AFTER
+            || name == header::ALLOW
+            || name == header::REFERRER_POLICY
+            || name.as_str() == "x-robots-tag"
+        {
             h.insert(name.clone(), value.clone());
         }
     }

@@ -9,6 +9,12 @@ use crate::domain::media::MediaError;
 use crate::domain::money::MoneyError;
 use crate::error::Problem;
 use crate::web::strings::STRINGS;
+use crate::web::strings_orders::ORDER_STRINGS;
+
+/// Every (key, English, Chinese) of both tables.
+fn all_strings() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    STRINGS.iter().chain(ORDER_STRINGS.iter())
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -19,7 +25,7 @@ pub enum Lang {
 
 fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
     static T: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
-    T.get_or_init(|| STRINGS.iter().map(|(k, en, zh)| (*k, (*en, *zh))).collect())
+    T.get_or_init(|| all_strings().map(|(k, en, zh)| (*k, (*en, *zh))).collect())
 }
 
 impl Lang {
@@ -193,7 +199,7 @@ mod tests {
     #[test]
     fn every_key_has_both_languages_and_keys_are_unique() {
         let mut seen = std::collections::HashSet::new();
-        for (k, en, zh) in STRINGS {
+        for (k, en, zh) in all_strings() {
             assert!(seen.insert(*k), "duplicate key {k}");
             assert!(!en.trim().is_empty(), "{k} has no English");
             assert!(!zh.trim().is_empty(), "{k} has no Chinese");
@@ -248,9 +254,7 @@ mod tests {
                     && key
                         .chars()
                         .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
-                    && STRINGS
-                        .iter()
-                        .any(|(k, _, _)| k.split('.').next() == key.split('.').next());
+                    && all_strings().any(|(k, _, _)| k.split('.').next() == key.split('.').next());
                 if looks_like_key && !table().contains_key(key) {
                     missing.push(format!("{}: {key}", f.display()));
                 }

@@ -1,5 +1,6 @@
-//! HTML pages: storefront, seller dashboard, admin, sign-in, and the social pages (home feed,
-//! following, likes, boosts and replies, member profiles); their templates live in
+//! HTML pages: storefront, cart and checkout, order pages, seller dashboard (with orders and
+//! checkout settings), admin, sign-in, and the social pages (home feed, following, likes,
+//! boosts and replies, member profiles); their templates live in
 //! `templates/`, the stylesheet in `static/`. Handlers speak HTTP and call `domain` for every
 //! rule; they never write SQL.
 
@@ -8,6 +9,9 @@ mod admin_federation;
 mod assets;
 mod auth;
 pub mod cache;
+mod cart;
+mod checkout;
+mod checkout_settings;
 mod ctx;
 mod dashboard;
 mod errors;
@@ -15,6 +19,9 @@ mod feed;
 mod forms;
 mod home_feed;
 pub mod i18n;
+mod order_views;
+mod orders;
+mod orders_csv;
 mod product_fields;
 mod product_form;
 mod profile;
@@ -22,10 +29,12 @@ pub mod ratelimit;
 mod render;
 mod seo;
 mod shop_activity;
+mod shop_orders;
 mod social;
 mod social_views;
 mod storefront;
 mod strings;
+mod strings_orders;
 mod uploads;
 mod views;
 
@@ -80,6 +89,37 @@ pub fn routes() -> Router<AppState> {
             post(social::answer_follower),
         )
         .route("/dashboard/shops/{handle}/answers", post(social::answer))
+        .route(
+            "/dashboard/shops/{handle}/checkout",
+            get(checkout_settings::settings_form).post(checkout_settings::save_settings),
+        )
+        .route("/dashboard/shops/{handle}/orders", get(shop_orders::list))
+        .route(
+            "/dashboard/shops/{handle}/orders.csv",
+            get(shop_orders::export),
+        )
+        .route(
+            "/dashboard/shops/{handle}/orders/{id}",
+            get(shop_orders::detail),
+        )
+        .route(
+            "/dashboard/shops/{handle}/orders/{id}/status",
+            post(shop_orders::change),
+        )
+        .route("/shops/{handle}/cart", get(cart::cart_page).post(cart::add))
+        .route("/shops/{handle}/cart/update", post(cart::update))
+        .route(
+            "/shops/{handle}/checkout",
+            get(checkout::checkout_form).post(checkout::checkout_post),
+        )
+        .merge(orders::private_headers(
+            Router::new()
+                .route("/orders", get(orders::history_page))
+                .route("/orders/{id}", get(orders::member_page))
+                .route("/orders/{id}/cancel", post(orders::member_cancel))
+                .route("/orders/{id}/{secret}", get(orders::guest_page))
+                .route("/orders/{id}/{secret}/cancel", post(orders::guest_cancel)),
+        ))
         .route("/feed", get(home_feed::feed_page))
         .route("/follows", post(social::follow))
         .route("/follows/remove", post(social::unfollow))

@@ -304,6 +304,61 @@ impl ProductView {
     }
 }
 
+/// A variant the buyer can pick.
+struct BuyVariant {
+    id: String,
+    label: String,
+    sold_out: bool,
+}
+
+/// The add-to-cart box of a product page. The form carries no CSRF token (anonymous product
+/// pages are cached); `cart::add` checks the request's origin instead.
+struct BuyBox {
+    /// The form is shown.
+    open: bool,
+    /// Why it is not (sold out, not taking orders, not published).
+    message: Option<&'static str>,
+    variants: Vec<BuyVariant>,
+    max: i64,
+    product_id: String,
+    add_path: String,
+    cart_path: String,
+}
+
+impl BuyBox {
+    fn of(t: Lang, shop: &Shop, p: &Product, checkout_open: bool) -> BuyBox {
+        let cart_path = format!("{}/cart", Urls::shop_path(&shop.handle));
+        let message = if !p.is_public() {
+            Some(t.s("buy.not_published"))
+        } else if !checkout_open {
+            Some(t.s("buy.not_taking_orders"))
+        } else if p.available() <= 0 {
+            Some(t.s("buy.sold_out"))
+        } else {
+            None
+        };
+        BuyBox {
+            open: message.is_none(),
+            message,
+            variants: p
+                .variants
+                .iter()
+                .map(|v| BuyVariant {
+                    id: v.id.to_string(),
+                    label: format!("{} — {}", v.title, v.price.display()),
+                    sold_out: v.stock <= 0,
+                })
+                .collect(),
+            max: p
+                .available()
+                .clamp(1, crate::domain::orders::validate::MAX_QUANTITY),
+            product_id: p.id.to_string(),
+            add_path: cart_path.clone(),
+            cart_path,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "product.html")]
 struct ProductPage {
@@ -322,6 +377,7 @@ struct ProductPage {
     signed_in: bool,
     /// Buttons and reply form, for signed-in visitors on published products.
     interact: Option<Interact>,
+    buy: BuyBox,
 }
 
 pub async fn product_page(
@@ -382,7 +438,11 @@ async fn product_view(
         i.draft = text;
         i.error = Some(message);
     }
+    let checkout_open = crate::domain::orders::service::settings(&state.store, shop)
+        .await?
+        .is_open();
     Ok(ProductPage {
+        buy: BuyBox::of(v.lang, shop, product, checkout_open),
         t: v.lang,
         c: Chrome::public(v),
         og: seo::product_open_graph(&state.urls, shop, product),

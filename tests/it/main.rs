@@ -17,4 +17,5 @@ mod orders;
 mod schema;
 mod support;
 mod web;
+mod web_orders;
 mod web_social;

@@ -1,13 +1,16 @@
 //! Orders: what a buyer asked for, what the shop's instance decided, and every status change.
 //! Types and the state machine here; checkout settings in `checkout.rs`, input checks in
 //! `validate.rs`, use cases (placing, status changes, expiry, retention) in `service.rs`,
-//! notification texts in `notices.rs`. The seller's instance alone decides prices, stock and
-//! totals. Imports no axum and nothing from `federation`.
+//! notification texts in `notices.rs`, listings and timelines in `history.rs`. The seller's
+//! instance alone decides prices, stock and totals. Imports no axum and nothing from
+//! `federation`.
 
 pub mod checkout;
+pub mod history;
 pub mod notices;
 pub mod remote;
 pub mod service;
+pub mod status;
 pub mod validate;
 
 use std::fmt;
