@@ -7,6 +7,9 @@
 //! Run: `cargo run --release --example federation_bench [-- --followers 1000 --posts 4000]`.
 //! Everything stays on 127.0.0.1 and every loop is bounded.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,15 +23,7 @@ use fedishop::domain::social::{Follow, FollowState, RemoteActor};
 use fedishop::federation::signatures;
 use fedishop::server::{self, AppState};
 use futures_util::stream::{self, StreamExt};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::arg;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

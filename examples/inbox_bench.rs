@@ -14,6 +14,9 @@
 //! Run: `cargo run --release --example inbox_bench [-- --closed 20000 --rate 1000]`.
 //! Everything stays on 127.0.0.1, every loop is bounded, and the last line is one JSON object.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,15 +29,7 @@ use fedishop::domain::social::RemoteActor;
 use fedishop::federation::signatures;
 use fedishop::server::{self, AppState};
 use futures_util::stream::{self, StreamExt};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{arg, peak_rss_mib};
 
 struct Args {
     actors: usize,
@@ -96,19 +91,6 @@ fn cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<f64>().ok())
-        })
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(0.0)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args {
@@ -155,20 +137,17 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let sqlite = run("SQLite", None, &args, &keys).await?;
-    let pg_admin = std::env::var("FEDISHOP_BENCH_POSTGRES_URL")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let skip_pg = std::env::args().any(|a| a == "--no-pg");
+    let pg_admin = support::postgres_admin_url();
+    let skip_pg = support::flag("--no-pg");
     let created = if skip_pg {
         Err(anyhow::anyhow!("--no-pg given"))
     } else {
-        pg::create(&pg_admin).await
+        support::pg::create(&pg_admin, "fedishop_inbox_bench").await
     };
     let pg = match created {
         Ok((url, name)) => {
             let figures = run("PostgreSQL", Some(url), &args, &keys).await;
-            if let Err(e) = pg::drop(&pg_admin, &name).await {
+            if let Err(e) = support::pg::drop(&pg_admin, &name).await {
                 println!("note: could not drop the bench database {name}: {e}");
             }
             Some(figures?)
@@ -547,40 +526,4 @@ fn sign_all(
         all.extend(second.join().expect("signing thread"));
         all
     })
-}
-
-/// A throw-away PostgreSQL database for one run.
-mod pg {
-    use sqlx::Connection;
-
-    async fn admin(url: &str) -> anyhow::Result<sqlx::PgConnection> {
-        Ok(tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            sqlx::PgConnection::connect(url),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("connection timed out"))??)
-    }
-
-    /// Creates a fresh database; returns its URL and name.
-    pub async fn create(admin_url: &str) -> anyhow::Result<(String, String)> {
-        let mut conn = admin(admin_url).await?;
-        let name = format!("fedishop_inbox_bench_{}", uuid::Uuid::now_v7().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-        let mut url = url::Url::parse(admin_url)?;
-        url.set_path(&format!("/{name}"));
-        Ok((url.to_string(), name))
-    }
-
-    pub async fn drop(admin_url: &str, name: &str) -> anyhow::Result<()> {
-        let mut conn = admin(admin_url).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-        Ok(())
-    }
 }
