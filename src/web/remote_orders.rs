@@ -79,6 +79,18 @@ fn shop_label(r: &RemoteOrder) -> String {
         .unwrap_or_else(|| r.shop_actor.clone())
 }
 
+/// `host[:port]` of the shop's actor id.
+fn host_of(id: &str) -> String {
+    let Ok(u) = url::Url::parse(id) else {
+        return String::new();
+    };
+    match (u.host_str(), u.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
 /// A remote order, ready for the template.
 pub struct RemoteOrderView {
     pub title: String,
@@ -142,10 +154,7 @@ impl RemoteOrderView {
             quantity: r.quantity,
             shop_name: shop_label(r),
             shop_link: web_link(state, &r.shop_actor),
-            shop_host: url::Url::parse(&r.shop_actor)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default(),
+            shop_host: host_of(&r.shop_actor),
             number: r.number.clone().filter(|n| !n.is_empty()),
             status: r.status,
             status_code: r.status.as_str(),
@@ -328,6 +337,13 @@ mod tests {
         };
         let v = line_view(&l, Some("EUR"));
         assert_eq!((v.unit.as_str(), v.total.as_str()), ("€2.50", "€7.50"));
+    }
+
+    #[test]
+    fn the_shops_server_is_named_with_its_port() {
+        assert_eq!(host_of("https://a.example/shops/t"), "a.example");
+        assert_eq!(host_of("http://127.0.0.1:8080/shops/t"), "127.0.0.1:8080");
+        assert_eq!(host_of("not a url"), "");
     }
 
     #[test]
