@@ -45,7 +45,7 @@ pub struct CheckoutFields {
 }
 
 impl CheckoutFields {
-    fn read(form: &FormData) -> CheckoutFields {
+    pub fn read(form: &FormData) -> CheckoutFields {
         let s = |k: &str| form.text(k).to_string();
         CheckoutFields {
             email: s("email"),
@@ -83,7 +83,7 @@ impl CheckoutFields {
 }
 
 /// Whether a token is one we could have minted (43 URL-safe base64 characters).
-fn token_ok(t: &str) -> bool {
+pub fn token_ok(t: &str) -> bool {
     t.len() == 43
         && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -112,7 +112,7 @@ pub fn link_secret(token: &str) -> String {
 }
 
 /// Domain field name -> checkout form field name.
-fn field_name(domain: &str) -> String {
+pub fn field_name(domain: &str) -> String {
     match domain {
         "shipping.name" => "ship_name".into(),
         "shipping.address_lines" => "ship_line1".into(),

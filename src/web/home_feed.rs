@@ -1,6 +1,7 @@
 //! `/feed`, a member's home page: a form to follow any shop by `@shop@host` or URL, the
 //! accounts they follow, and the newest products of the shops they follow (local and remote)
-//! with like, boost and reply forms. Signed-in only; never cached.
+//! with like, boost and reply forms, and a "Buy" link to `/buy` for remote products.
+//! Signed-in only; never cached.
 
 use askama::Template;
 use axum::extract::State;
@@ -62,6 +63,8 @@ struct FeedItemView {
     date: String,
     datetime: String,
     i: Interact,
+    /// `/buy?product=…` for a product of a shop on another server (ours sell on their page).
+    buy: Option<String>,
 }
 
 #[derive(Template)]
@@ -99,8 +102,13 @@ async fn item_view(
         .as_deref()
         .and_then(|u| local_path(state, u))
         .map(|src| (src, item.image_alt.clone().unwrap_or_default()));
+    let buy = (!state.urls.is_local(&item.id)).then(|| {
+        let id: String = url::form_urlencoded::byte_serialize(item.id.as_bytes()).collect();
+        format!("/buy?product={id}")
+    });
     Ok(FeedItemView {
         anchor,
+        buy,
         url: web_link(state, &item.url).or_else(|| web_link(state, &item.id)),
         price: item.price.display(),
         stock: item.stock.map(|n| {

@@ -1,13 +1,14 @@
-//! HTML pages: storefront, cart and checkout, order pages, seller dashboard (with orders and
-//! checkout settings), admin, sign-in, and the social pages (home feed, following, likes,
-//! boosts and replies, member profiles); their templates live in
-//! `templates/`, the stylesheet in `static/`. Handlers speak HTTP and call `domain` for every
-//! rule; they never write SQL.
+//! HTML pages: storefront, cart and checkout, order pages (also of orders with shops on other
+//! servers, and buying from them), seller dashboard (with orders and checkout settings), admin,
+//! sign-in, and the social pages (home feed, following, likes, boosts and replies, member
+//! profiles); their templates live in `templates/`, the stylesheet in `static/`. Handlers
+//! speak HTTP and call `domain` for every rule; they never write SQL.
 
 mod admin;
 mod admin_federation;
 mod assets;
 mod auth;
+mod buy;
 pub mod cache;
 mod cart;
 mod checkout;
@@ -26,6 +27,7 @@ mod product_fields;
 mod product_form;
 mod profile;
 pub mod ratelimit;
+mod remote_orders;
 mod render;
 mod seo;
 mod shop_activity;
@@ -115,6 +117,9 @@ pub fn routes() -> Router<AppState> {
         .merge(orders::private_headers(
             Router::new()
                 .route("/orders", get(orders::history_page))
+                .route("/orders/remote/{id}", get(remote_orders::page))
+                .route("/orders/remote/{id}/cancel", post(remote_orders::cancel))
+                .route("/buy", get(buy::buy_form).post(buy::buy_post))
                 .route("/orders/{id}", get(orders::member_page))
                 .route("/orders/{id}/cancel", post(orders::member_cancel))
                 .route("/orders/{id}/{secret}", get(orders::guest_page))

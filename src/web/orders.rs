@@ -1,6 +1,7 @@
 //! The buyer's side of an order: the guest's page behind the secret link
 //! (`/orders/{id}/{secret}`), the member's page (`/orders/{id}`), cancelling while pending, and
-//! a member's order history (`/orders`). These pages hold addresses: never cached, never
+//! a member's order history (`/orders`; its second section, orders with shops on other
+//! instances, comes from `remote_orders`). These pages hold addresses: never cached, never
 //! indexed, no referrer (the secret is in the URL).
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use crate::web::errors::WebResult;
 use crate::web::forms::FormData;
 use crate::web::i18n::Lang;
 use crate::web::order_views::{status_label, OrderRow, OrderSection, OrderView};
+use crate::web::remote_orders;
 use crate::web::render::{private_page, see_other, Chrome};
 use crate::web::social_views::date_of;
 use crate::web::views::ShopView;
@@ -162,7 +164,8 @@ struct HistoryPage {
     sections: Vec<OrderSection>,
 }
 
-/// The signed-in member's orders: those with this instance's shops (a section per source).
+/// The signed-in member's orders: a section for this instance's shops, one for shops on other
+/// instances.
 pub async fn history_page(State(state): State<AppState>, v: Visitor) -> WebResult {
     let user = v.require_user()?;
     let t = v.lang;
@@ -189,11 +192,18 @@ pub async fn history_page(State(state): State<AppState>, v: Visitor) -> WebResul
     let tpl = HistoryPage {
         t,
         c: Chrome::with_forms(&v),
-        sections: vec![OrderSection {
-            heading: t.s("orders.local_heading").to_string(),
-            empty: t.s("orders.none").to_string(),
-            rows,
-        }],
+        sections: vec![
+            OrderSection {
+                heading: t.s("orders.local_heading").to_string(),
+                empty: t.s("orders.none").to_string(),
+                rows,
+            },
+            OrderSection {
+                heading: t.s("orders.remote_heading").to_string(),
+                empty: t.s("orders.remote_none").to_string(),
+                rows: remote_orders::history_rows(&state, t, user).await?,
+            },
+        ],
     };
     private_page(StatusCode::OK, &v, &tpl)
 }

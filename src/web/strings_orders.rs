@@ -165,6 +165,103 @@ pub static ORDER_STRINGS: &[(&str, &str, &str)] = &[
     ("orders.local_heading", "Orders with shops on this server", "在本站店铺的订单"),
     ("orders.none", "You have not ordered anything yet.", "你还没有下过订单。"),
     ("orders.shop", "Shop", "店铺"),
+    ("orders.remote_heading", "Orders with shops on other servers", "在其他服务器店铺的订单"),
+    (
+        "orders.remote_none",
+        "You have not ordered from shops on other servers yet.",
+        "你还没有在其他服务器的店铺下过订单。",
+    ),
+    ("order_status.requested", "Requested", "已发送"),
+    ("order_status.rejected", "Rejected", "已拒绝"),
+    // A member's order with a shop on another server
+    ("remote_order.title", "Your order at {0}", "你在 {0} 的订单"),
+    ("remote_order.shop_number", "Shop's order number", "店铺订单号"),
+    ("remote_order.product", "Product", "商品"),
+    ("remote_order.variant", "Variant (SKU)", "规格（SKU）"),
+    ("remote_order.updated", "Last news from the shop", "店铺最近更新"),
+    (
+        "remote_order.elsewhere",
+        "This shop is on another server ({0}). It decides prices, stock and the total; questions about payment and delivery go to the shop.",
+        "该店铺位于其他服务器（{0}）。价格、库存和总额由店铺决定；付款和配送问题请联系店铺。",
+    ),
+    (
+        "remote_order.requested_hint",
+        "Sent to the shop, waiting for its answer. This page shows the shop's order number, total and how to pay once it accepts.",
+        "已发送给店铺，正在等待答复。店铺接受后，本页会显示店铺订单号、总额和付款方式。",
+    ),
+    (
+        "remote_order.rejected_hint",
+        "The shop did not accept this order; nothing was reserved and nothing is owed.",
+        "店铺未接受此订单；没有保留任何商品，也无需付款。",
+    ),
+    ("remote_order.shop_reason", "The shop's reason", "店铺给出的原因"),
+    (
+        "remote_order.total_later",
+        "The shop tells the total when it accepts the order.",
+        "店铺接受订单后会告知总额。",
+    ),
+    (
+        "remote_order.cancel_asked",
+        "You asked the shop to cancel this order. The status changes when the shop confirms.",
+        "你已请求店铺取消此订单。店铺确认后状态会更新。",
+    ),
+    (
+        "remote_order.cannot_cancel_yet",
+        "The shop has not answered yet: you can cancel once it has accepted the order.",
+        "店铺尚未答复：待店铺接受订单后才能取消。",
+    ),
+    // Buying from a shop on another server
+    ("remote_buy.title", "Buy from a shop on another server", "从其他服务器的店铺购买"),
+    (
+        "remote_buy.intro",
+        "Your order is sent to the shop's server, which checks stock and computes shipping and the total. Its answer appears on your order page.",
+        "你的订单将发送到店铺所在的服务器，由其核对库存并计算运费和总额。店铺的答复会显示在你的订单页面上。",
+    ),
+    (
+        "remote_buy.unknown_product",
+        "This product is not known here yet; its server is asked when you send the order.",
+        "本站尚未收录该商品；发送订单时会向其服务器查询。",
+    ),
+    ("remote_buy.variant", "Variant (optional)", "规格（可选）"),
+    (
+        "remote_buy.variant_hint",
+        "If the product has sizes or colours, give the shop's SKU.",
+        "如果商品有尺码或颜色，请填写店铺的 SKU。",
+    ),
+    (
+        "remote_buy.email_hint",
+        "Only if the shop should be able to write to you; the order is listed under My orders either way.",
+        "仅在需要店铺联系你时填写；订单都会显示在“我的订单”中。",
+    ),
+    ("remote_buy.shipping_option", "Shipping option (optional)", "配送方式（可选）"),
+    (
+        "remote_buy.shipping_option_hint",
+        "The key of one of the shop's shipping options; empty means the shop's first option that ships to you.",
+        "店铺某个配送方式的标识；留空则使用店铺第一个可寄往你地址的配送方式。",
+    ),
+    (
+        "remote_buy.payment_hint",
+        "The shop may not offer every method; if it does not offer yours, it says so and nothing is ordered.",
+        "店铺不一定支持所有付款方式；若不支持你选择的方式，店铺会告知，订单不会成立。",
+    ),
+    ("remote_buy.submit", "Send the order to the shop", "向店铺发送订单"),
+    (
+        "remote_buy.submit_hint",
+        "No payment is taken here: the shop tells you how to pay once it accepts.",
+        "此处不会扣款：店铺接受订单后会告诉你如何付款。",
+    ),
+    (
+        "remote_buy.failed",
+        "The order could not be sent: the product's server could not be reached or did not describe a product that can be ordered.",
+        "无法发送订单：无法连接商品所在的服务器，或其未提供可下单的商品。",
+    ),
+    (
+        "remote_buy.token_used",
+        "This form was already used for a different order. Please check your details and send again.",
+        "此表单已用于另一份订单。请核对信息后重新发送。",
+    ),
+    ("feed.buy", "Buy", "购买"),
+    ("feed.view_remote", "View on its server", "在其服务器上查看"),
     // Seller
     ("shop_admin.orders", "Orders", "订单"),
     ("shop_admin.checkout", "Checkout settings", "结算设置"),

@@ -18,4 +18,5 @@ mod schema;
 mod support;
 mod web;
 mod web_orders;
+mod web_remote_orders;
 mod web_social;
