@@ -127,34 +127,41 @@ fn backoff_ms(attempts: i64) -> i64 {
     minutes.min(360) * 60_000
 }
 
-/// Sends what is due; returns how many were handled.
+/// Sends what is due, 50 at a time: one update takes the batch, one delete clears what was
+/// sent. Returns how many were handled.
 pub async fn drain(state: &AppState) -> crate::error::Result<usize> {
     let now = now_ms();
     let due = mail::due(&state.store, now, 50).await?;
-    let n = due.len();
-    for m in due {
-        // Take it (push its due time forward) so that another process skips it meanwhile.
-        if !mail::take(&state.store, &m.id, m.attempts, now + 10 * 60_000).await? {
-            continue;
-        }
-        match state.mail.send(&m).await {
+    let ids: Vec<String> = due.iter().map(|m| m.id.clone()).collect();
+    let taken = {
+        let _turn = state.store.write_turn().await;
+        mail::take(&state.store, &ids, now, now + 10 * 60_000).await?
+    };
+    let mut done = Vec::new();
+    for m in due.iter().filter(|m| taken.contains(&m.id)) {
+        match state.mail.send(m).await {
             Ok(()) => {
-                mail::sent(&state.store, &m.id).await?;
+                done.push(m.id.clone());
                 crate::metrics::Metrics::inc(&state.federation.metrics.mails_sent);
             }
             Err(e) if m.attempts + 1 >= MAX_ATTEMPTS => {
                 tracing::error!(mail = %m.id, error = %e, "giving up on a mail");
-                mail::sent(&state.store, &m.id).await?;
+                done.push(m.id.clone());
                 crate::metrics::Metrics::inc(&state.federation.metrics.mails_failed);
             }
             Err(e) => {
                 tracing::warn!(mail = %m.id, error = %e, "mail not sent; will retry");
+                let _turn = state.store.write_turn().await;
                 mail::failed(&state.store, &m.id, &e, now + backoff_ms(m.attempts)).await?;
                 crate::metrics::Metrics::inc(&state.federation.metrics.mails_failed);
             }
         }
     }
-    Ok(n)
+    if !done.is_empty() {
+        let _turn = state.store.write_turn().await;
+        mail::sent(&state.store, &done).await?;
+    }
+    Ok(taken.len())
 }
 
 /// The mail worker: drains the outbox when woken, and at least every 30 seconds.

@@ -60,27 +60,38 @@ pub async fn due(store: &Store, now: i64, limit: i64) -> Result<Vec<QueuedMail>>
         .collect()
 }
 
-/// Pushes the next due time of a row forward before it is sent, so that another process does
-/// not pick it up meanwhile. `true` when this call took it.
-pub async fn take(store: &Store, id: &str, attempts: i64, until: i64) -> Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE mail_outbox SET next_attempt_at = $3, attempts = attempts + 1 \
-         WHERE id = $1 AND attempts = $2",
-    )
-    .bind(id)
-    .bind(attempts)
-    .bind(until)
-    .execute(store.pool())
-    .await?
-    .rows_affected()
-        == 1)
+/// Takes due rows for sending: pushes their next due time to `until` (so another process
+/// skips them meanwhile) and counts the attempt. Returns the ids this call took.
+pub async fn take(store: &Store, ids: &[String], now: i64, until: i64) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!(
+        "UPDATE mail_outbox SET next_attempt_at = $1, attempts = attempts + 1 \
+         WHERE next_attempt_at <= $2 AND id IN ({}) RETURNING id",
+        super::placeholders(3, ids.len())
+    );
+    let mut q = sqlx::query_scalar(&sql).bind(until).bind(now);
+    for id in ids {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_all(store.pool()).await?)
 }
 
-pub async fn sent(store: &Store, id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM mail_outbox WHERE id = $1")
-        .bind(id)
-        .execute(store.pool())
-        .await?;
+/// Deletes sent messages.
+pub async fn sent(store: &Store, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "DELETE FROM mail_outbox WHERE id IN ({})",
+        super::placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id);
+    }
+    q.execute(store.pool()).await?;
     Ok(())
 }
 

@@ -47,6 +47,10 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one write lock; writers that take a turn here queue for it in order instead
+    /// of polling with `busy_timeout`'s growing sleeps (which cost tens of milliseconds under
+    /// contention). Shared by every clone of the store.
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -87,7 +91,11 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            write_gate: Default::default(),
+        })
     }
 
     /// Applies the migrations of this backend that are not yet applied.
@@ -98,6 +106,15 @@ impl Store {
         };
         migrator.run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Waits for this process's turn at SQLite's write lock (hold the guard until the write
+    /// transaction ends); PostgreSQL needs no turn. For writers that contend: the inbox, orders.
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_gate.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -78,10 +78,6 @@ pub struct InboxState {
     writer_running: AtomicBool,
     /// Wakes the worker after new activities were committed.
     pub wake: Notify,
-    /// On SQLite, the inbox's own writers (the writer, and the worker applying an activity)
-    /// queue here for the database's single write lock, in order, instead of polling for it
-    /// with `busy_timeout`'s growing sleeps, which cost accepted activities tens of ms.
-    write_gate: tokio::sync::Mutex<()>,
 }
 
 impl Default for InboxState {
@@ -100,16 +96,14 @@ impl InboxState {
             receiver: Mutex::new(Some(receiver)),
             writer_running: AtomicBool::new(false),
             wake: Notify::new(),
-            write_gate: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Waits for the inbox's turn to write, on SQLite; PostgreSQL needs no turn.
-    async fn sqlite_gate(&self, store: &Store) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match store.backend() {
-            Backend::Sqlite => Some(self.write_gate.lock().await),
-            Backend::Postgres => None,
-        }
+    /// Waits for the turn to write, on SQLite (the inbox's writer and worker queue for the
+    /// database's single write lock with the other contending writers, in order, instead of
+    /// polling with `busy_timeout`'s growing sleeps); PostgreSQL needs no turn.
+    async fn sqlite_gate<'a>(&self, store: &'a Store) -> Option<tokio::sync::MutexGuard<'a, ()>> {
+        store.write_turn().await
     }
 
     /// Stores a verified activity durably; returns once it is committed. Goes through the
@@ -444,7 +438,8 @@ async fn apply_row(
     if signer.is_none() {
         *signer = Some(db::remote_actors::by_id(&state.store, &row.actor).await?);
     }
-    let _gate = state.federation.inbox.sqlite_gate(&state.store).await;
+    // Applying may fetch from other servers and take its own turn to write (an order does):
+    // the turn is taken only for recording the outcome.
     let applied = apply_one(state, signer.as_ref().and_then(Option::as_ref), row).await;
     let now = now_ms();
     let host = host_of(&row.actor);
@@ -477,7 +472,10 @@ async fn apply_row(
         }
     };
     let retry = matches!(finish, Finish::Retry { .. });
-    if !queue::finish(&state.store, row.seq, owner, now, finish).await? {
+    let gate = state.federation.inbox.sqlite_gate(&state.store).await;
+    let finished = queue::finish(&state.store, row.seq, owner, now, finish).await?;
+    drop(gate);
+    if !finished {
         tracing::warn!(host = %host, "inbox: a lease ran out while its activity was being applied");
     }
     // Later activities of this actor wait for a retried one.

@@ -352,6 +352,7 @@ async fn write_new(
     meta: &NewOrderMeta<'_>,
     secret: &str,
 ) -> Result<()> {
+    let _turn = store.write_turn().await;
     let mut tx = store.begin().await?;
     let mut sold_out: Vec<&ProductId> = Vec::new();
     for (i, l) in order.lines.iter().enumerate() {
@@ -398,14 +399,17 @@ async fn write_new(
         offer,
     )
     .await?;
-    events::record(
-        &mut tx,
-        &Event::OrderPlaced {
-            order_id: order.id.clone(),
-        },
-        order.created_at,
-    )
-    .await?;
+    // Only a remote buyer is told through an activity (the shop's Accept).
+    if matches!(order.buyer, Buyer::Remote { .. }) {
+        events::record(
+            &mut tx,
+            &Event::OrderPlaced {
+                order_id: order.id.clone(),
+            },
+            order.created_at,
+        )
+        .await?;
+    }
     sold_out.dedup();
     for p in sold_out {
         product_changed(&mut tx, p, order.created_at).await?;

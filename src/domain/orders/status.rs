@@ -151,6 +151,7 @@ async fn apply(
             && from == OrderStatus::Shipped
             && (c.carrier.is_some() || c.tracking.is_some())
         {
+            let _turn = store.write_turn().await;
             let mut tx = store.begin().await?;
             orders::set_tracking(
                 &mut tx,
@@ -160,15 +161,7 @@ async fn apply(
                 now,
             )
             .await?;
-            events::record(
-                &mut tx,
-                &Event::OrderStatusChanged {
-                    order_id: order.id.clone(),
-                    status: from.as_str().to_string(),
-                },
-                now,
-            )
-            .await?;
+            tell_remote_buyer(&mut tx, &order, from, now).await?;
             tx.commit().await?;
             return by_id(store, &order.id).await;
         }
@@ -176,6 +169,7 @@ async fn apply(
     }
     check_transition(from, c.to, by, order.payment_method)
         .map_err(|t| Error::new(ErrorKind::Conflict, t.to_string()))?;
+    let _turn = store.write_turn().await;
     let mut tx = store.begin().await?;
     let fields = StatusFields {
         carrier: c.carrier.as_deref(),
@@ -207,15 +201,7 @@ async fn apply(
         activity_id,
     )
     .await?;
-    events::record(
-        &mut tx,
-        &Event::OrderStatusChanged {
-            order_id: order.id.clone(),
-            status: c.to.as_str().to_string(),
-        },
-        now,
-    )
-    .await?;
+    tell_remote_buyer(&mut tx, &order, c.to, now).await?;
     let mut after = order;
     after.status = c.to;
     after.reason = c.reason.or(after.reason);
@@ -226,6 +212,28 @@ async fn apply(
     }
     tx.commit().await?;
     by_id(store, &after.id).await
+}
+
+/// A remote buyer hears of every change through the shop's `Update` (the outbox worker turns
+/// this event into it); guests and members here read the order page and their mail.
+async fn tell_remote_buyer(
+    tx: &mut crate::db::Tx,
+    order: &Order,
+    status: OrderStatus,
+    now: i64,
+) -> Result<()> {
+    if !matches!(order.buyer, Buyer::Remote { .. }) {
+        return Ok(());
+    }
+    events::record(
+        tx,
+        &Event::OrderStatusChanged {
+            order_id: order.id.clone(),
+            status: status.as_str().to_string(),
+        },
+        now,
+    )
+    .await
 }
 
 /// Expires unpaid orders whose hold time is over, releasing their stock. Safe to run in
