@@ -28,7 +28,7 @@ use fedishop::domain::orders::service as orders;
 use fedishop::server::{self, AppState};
 use futures_util::stream::{self, StreamExt};
 use serde_json::json;
-use support::{arg, flag, peak_rss_mib};
+use support::{arg, flag, peak_rss_mib, rss_mib};
 
 struct Args {
     orders: usize,
@@ -44,6 +44,8 @@ struct Figures {
     p50_ms: f64,
     p99_ms: f64,
     errors: usize,
+    /// Resident memory added while the contention phase ran (MiB).
+    rss_growth_mib: f64,
     sellout_per_sec: f64,
     sellout_accepted: usize,
     sellout_refused: usize,
@@ -85,7 +87,11 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let rss = peak_rss_mib();
-    println!("peak memory of this process (server + load generator, both runs): {rss:.1} MiB");
+    println!(
+        "peak memory of this process (server + load generator, both runs, including the \
+         argon2 hashing of {} seeded accounts): {rss:.1} MiB",
+        args.buyers + 1
+    );
     let r2 = |x: f64| (x * 100.0).round() / 100.0;
     let mut out = json!({
         "orders_per_sec": sqlite.orders_per_sec.round(),
@@ -94,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         "sellout_per_sec": sqlite.sellout_per_sec.round(),
         "sellout_accepted": sqlite.sellout_accepted,
         "peak_rss_mib": (rss * 10.0).round() / 10.0,
+        "rss_growth_mib": (sqlite.rss_growth_mib * 10.0).round() / 10.0,
     });
     if let Some(pg) = pg {
         out["pg_orders_per_sec"] = pg.orders_per_sec.round().into();
@@ -140,6 +147,7 @@ async fn run(name: &str, database_url: Option<String>, args: &Args) -> anyhow::R
     let mut f = Figures::default();
 
     // 1. Contention on one stock row.
+    let rss_before = rss_mib();
     let started = Instant::now();
     let results: Vec<(u16, Duration)> = stream::iter(0..args.orders)
         .map(|i| {
@@ -162,14 +170,16 @@ async fn run(name: &str, database_url: Option<String>, args: &Args) -> anyhow::R
     f.orders_per_sec = ok.len() as f64 / secs;
     f.p50_ms = percentile(&ok, 0.5);
     f.p99_ms = percentile(&ok, 0.99);
+    f.rss_growth_mib = rss_mib() - rss_before;
     println!(
         "[{name}] contention: {} orders in {secs:.2} s = {:.0} orders/s, p50 {:.2} ms, p99 \
-         {:.2} ms, {} not created",
+         {:.2} ms, {} not created; resident memory {:+.1} MiB during the phase",
         ok.len(),
         f.orders_per_sec,
         f.p50_ms,
         f.p99_ms,
-        f.errors
+        f.errors,
+        f.rss_growth_mib
     );
 
     // 2. Sell-out: more buyers than units.
