@@ -233,6 +233,21 @@ pub async fn bring_forward(tx: &mut Tx, host: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
+/// Holds every pending delivery to `host` back until `until` (the end of its circuit's
+/// cool-off), so that claims meanwhile do not look at them again and again; their attempts
+/// stay as they were, and `bring_forward` undoes it when the instance answers earlier.
+pub async fn defer_host(tx: &mut Tx, host: &str, until: i64) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = $2 WHERE host = $1 AND state = 'pending' \
+         AND next_attempt_at < $2",
+    )
+    .bind(host)
+    .bind(until)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// Gives up every pending delivery to `host` with `reason` (unavailable or blocked).
 pub async fn drop_host(tx: &mut Tx, host: &str, reason: &str) -> Result<u64> {
     let r = sqlx::query(

@@ -115,6 +115,9 @@ async fn write(state: &AppState, owner: &str, r: &Round) -> crate::error::Result
             deliveries::bring_forward(&mut tx, host, now).await?;
             tracing::info!(host = %host, "instance answers again; its deliveries resume");
         }
+        if change.health.circuit_open_until > now {
+            deliveries::defer_host(&mut tx, host, change.health.circuit_open_until).await?;
+        }
         if change.became_unavailable {
             let n = deliveries::drop_host(&mut tx, host, "the instance is unavailable").await?;
             Metrics::add(&state.federation.metrics.deliveries_failed, n);
