@@ -32,7 +32,7 @@ use fedishop::domain::catalog::{service, ProductForm, ProductStatus, ShopForm};
 use fedishop::domain::social::{Follow, FollowState, RemoteActor};
 use fedishop::server::{self, AppState};
 
-use procfs::{cpu_by_thread, cpu_used, mib, open_files_limit, vm_kib};
+use procfs::{cpu_reading, cpu_used, mib, open_files_limit, vm_kib};
 use sinks::{arrivals, inbox_url, kind_of, start_hosts, wait_live, Counters, Kind, Sinks};
 
 /// Command-line options, each with a bounded default.
@@ -224,7 +224,7 @@ async fn fedishop_phase(
     let description = "A spring oolong from a small garden at 1,200 m, rolled by hand and \
         roasted twice over charcoal.\n\n**Taste:** orchid, honey, a little stone fruit.\n\n\
         **Brewing:** 5 g per 100 ml, 95 °C; 20 s, then longer. 100 g in a resealable bag.";
-    let cpu_before = cpu_by_thread();
+    let cpu_before = cpu_reading();
     let start = Instant::now();
     service::create_product(
         &state.store,
@@ -250,7 +250,7 @@ async fn fedishop_phase(
     .await?;
     state.changed();
     wait_live(sinks, live, start + Duration::from_secs(o.wait_secs)).await;
-    let (cpu, by_thread) = cpu_used(&cpu_before, &cpu_by_thread());
+    let (cpu, by_thread) = cpu_used(&cpu_before, &cpu_reading());
     let times = arrivals(&sinks.phases[0], live, sinks.base, start);
     let done = (times.len() == live.len()).then(|| times.last().copied().unwrap_or(0.0));
     println!(

@@ -2,45 +2,60 @@
 
 use std::collections::HashMap;
 
-/// CPU seconds (user + system) used so far by this process's threads, by thread name.
-pub fn cpu_by_thread() -> HashMap<String, f64> {
-    let mut out = HashMap::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ...: fields after the closing parenthesis, utime and stime are
-        // the 12th and 13th of them, in clock ticks (100 per second).
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = stat[open + 1..close].to_string();
-        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        *out.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
-    }
-    out
+/// CPU seconds (user + system) used so far: by the whole process (threads that ended
+/// included), and by each live thread (id -> name, seconds).
+pub struct CpuReading {
+    process: f64,
+    threads: HashMap<String, (String, f64)>,
 }
 
-/// CPU seconds used between two `cpu_by_thread` readings: in all, and by thread name.
-/// Threads that ended meanwhile are not counted.
-pub fn cpu_used(before: &HashMap<String, f64>, after: &HashMap<String, f64>) -> (f64, String) {
-    let mut by: Vec<(String, f64)> = after
-        .iter()
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
-        .filter(|(_, v)| *v > 0.0)
-        .collect();
+/// The name and CPU seconds in a `/proc/.../stat` line.
+fn stat_cpu(stat: &str) -> Option<(String, f64)> {
+    // pid (comm) state ...: after the closing parenthesis, utime and stime are the 12th and
+    // 13th fields, in clock ticks (100 per second).
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let f: Vec<&str> = stat.get(close + 2..)?.split(' ').collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    Some((
+        stat[open + 1..close].to_string(),
+        (ticks(11) + ticks(12)) / 100.0,
+    ))
+}
+
+pub fn cpu_reading() -> CpuReading {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| stat_cpu(&s))
+    };
+    let process = read(std::path::Path::new("/proc/self/stat")).map_or(0.0, |(_, s)| s);
+    let mut threads = HashMap::new();
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Some(t) = read(&task.path().join("stat")) {
+                threads.insert(task.file_name().to_string_lossy().into_owned(), t);
+            }
+        }
+    }
+    CpuReading { process, threads }
+}
+
+/// CPU seconds the process used between two readings, and how they split by thread name
+/// (threads that started and ended in between are missing from the split only).
+pub fn cpu_used(before: &CpuReading, after: &CpuReading) -> (f64, String) {
+    let mut by: HashMap<&str, f64> = HashMap::new();
+    for (tid, (name, secs)) in &after.threads {
+        let was = before.threads.get(tid).map_or(0.0, |(_, s)| *s);
+        *by.entry(name.as_str()).or_insert(0.0) += secs - was;
+    }
+    let mut by: Vec<(&str, f64)> = by.into_iter().filter(|(_, v)| *v > 0.0).collect();
     by.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let total = by.iter().map(|(_, v)| v).sum();
     let text = by
         .iter()
         .map(|(k, v)| format!("{k} {v:.2}"))
         .collect::<Vec<_>>()
         .join(", ");
-    (total, text)
+    (after.process - before.process, text)
 }
 
 pub fn vm_kib(field: &str) -> u64 {

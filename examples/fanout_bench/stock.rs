@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use futures_util::stream::{self, StreamExt};
 use url::Url;
 
-use super::procfs::{cpu_by_thread, cpu_used};
+use super::procfs::{cpu_reading, cpu_used};
 use super::sinks::{arrivals, inbox_url, Sinks, STOCK_HOST};
 use super::Opts;
 
@@ -125,7 +125,7 @@ pub async fn stock_phase(
         .map(|&n| Url::parse(&inbox_url(ports, o, n)))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let cpu_before = cpu_by_thread();
+    let cpu_before = cpu_reading();
     let start = Instant::now();
     let tasks = SendActivityTask::prepare(&activity, &actor, inboxes, &data).await?;
     anyhow::ensure!(tasks.len() == live.len(), "prepare dropped inboxes");
@@ -142,7 +142,7 @@ pub async fn stock_phase(
     )
     .await
     .unwrap_or(usize::MAX);
-    let (cpu, by_thread) = cpu_used(&cpu_before, &cpu_by_thread());
+    let (cpu, by_thread) = cpu_used(&cpu_before, &cpu_reading());
     println!(
         "stock phase CPU: {cpu:.2} s in {:.2} s ({by_thread})",
         start.elapsed().as_secs_f64()
