@@ -138,6 +138,20 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
         }
         w.fill();
         if round.is_none() {
+            // Only between rounds: a round in progress may hold SQLite's write lock, and it
+            // is not polled while this loop awaits something else.
+            let now = now_ms();
+            if now - last_reload > 30_000 {
+                reload_health(&w.state).await;
+                last_reload = now;
+            }
+            if now - last_prune > 3_600_000 {
+                last_prune = now;
+                if let Err(e) = deliveries::prune_failed(&w.state.store, now - KEEP_FAILED_MS).await
+                {
+                    tracing::warn!(error = %e, "could not prune failed deliveries");
+                }
+            }
             round = w.next_round();
         }
         tokio::select! {
@@ -147,20 +161,7 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
                 w.after_round(result);
             }
             _ = w.state.federation.delivery_wake.notified() => w.dry = false,
-            _ = tick.tick() => {
-                w.dry = false;
-                let now = now_ms();
-                if now - last_reload > 30_000 {
-                    reload_health(&w.state).await;
-                    last_reload = now;
-                }
-                if now - last_prune > 3_600_000 {
-                    last_prune = now;
-                    if let Err(e) = deliveries::prune_failed(&w.state.store, now - KEEP_FAILED_MS).await {
-                        tracing::warn!(error = %e, "could not prune failed deliveries");
-                    }
-                }
-            }
+            _ = tick.tick() => w.dry = false,
             _ = shutdown.changed() => break,
         }
         if *shutdown.borrow() {
