@@ -13,28 +13,27 @@
 //! --dead-share 0.2 --slow-share 0 --slow-ms 15000 --concurrency 128 --per-host 4
 //! --wait-secs 120]`. Everything stays on loopback and every loop and wait is bounded.
 
+#[path = "fanout_bench/procfs.rs"]
+mod procfs;
+#[path = "fanout_bench/sinks.rs"]
+mod sinks;
+#[path = "fanout_bench/stock.rs"]
+mod stock;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use activitypub_federation::activity_sending::SendActivityTask;
-use activitypub_federation::config::{Data, FederationConfig};
-use activitypub_federation::traits::{Activity, Actor, Object};
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::header::CONNECTION;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use fedishop::config::Settings;
 use fedishop::db::{follows, remote_actors};
 use fedishop::domain::accounts::{self, NewUser, Role};
 use fedishop::domain::catalog::{service, ProductForm, ProductStatus, ShopForm};
 use fedishop::domain::social::{Follow, FollowState, RemoteActor};
 use fedishop::server::{self, AppState};
-use futures_util::stream::{self, StreamExt};
-use url::Url;
+
+use procfs::{cpu_reading, cpu_used, mib, open_files_limit, vm_kib};
+use sinks::{arrivals, inbox_url, kind_of, start_hosts, wait_live, Counters, Kind, Sinks};
 
 /// Command-line options, each with a bounded default.
 struct Opts {
@@ -114,309 +113,15 @@ impl Opts {
     }
 }
 
-/// What kind of fake instance a host index is. Dead and slow ones are spread evenly over the
-/// host indexes (and so over the inboxes, which go round-robin over the hosts).
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
-    Live,
-    Dead,
-    Slow,
-}
-
-fn kind_of(host: usize, o: &Opts) -> Kind {
-    // Whether index `i` is one of the evenly spread `share` of all indexes.
-    let picked =
-        |i: usize, share: f64| ((i + 1) as f64 * share).floor() > (i as f64 * share).floor();
-    let special = o.dead_share + o.slow_share;
-    if !picked(host, special) {
-        return Kind::Live;
-    }
-    // The k-th special instance; dead and slow ones alternate in proportion.
-    let k = (((host + 1) as f64 * special).floor() as usize).saturating_sub(1);
-    if picked(k, o.dead_share / special) {
-        Kind::Dead
-    } else {
-        Kind::Slow
-    }
-}
-
-/// What the fake inboxes saw during one phase.
-struct Counters {
-    /// Per inbox: nanoseconds after `base` when the activity first arrived (0 = not yet).
-    first: Vec<AtomicU64>,
-    /// Inboxes that got it at least once.
-    distinct: AtomicUsize,
-    /// POSTs carrying the activity (duplicates included).
-    posts: AtomicUsize,
-    /// POSTs without a `Signature` header (answered 401).
-    unsigned: AtomicUsize,
-    /// Other signed POSTs (not this activity).
-    other: AtomicUsize,
-}
-
-impl Counters {
-    fn new(inboxes: usize) -> Counters {
-        Counters {
-            first: (0..inboxes).map(|_| AtomicU64::new(0)).collect(),
-            distinct: AtomicUsize::new(0),
-            posts: AtomicUsize::new(0),
-            unsigned: AtomicUsize::new(0),
-            other: AtomicUsize::new(0),
-        }
-    }
-}
-
-/// Where the stock path's actor claims to live: its signatures' key ids name this host, which
-/// tells the fake instances whose delivery they got (fedishop may still be sending late ones).
-const STOCK_HOST: &str = "stock.bench.example";
-
-/// Shared by every fake instance.
-struct Sinks {
-    base: Instant,
-    /// The product title, which only the measured activity carries.
-    marker: Vec<u8>,
-    /// 0: signed by fedishop, 1: signed by the stock path (its key id is on `STOCK_HOST`).
-    phases: [Counters; 2],
-    /// The first activity body that arrived, sent again unchanged by the stock path.
-    sample: Mutex<Option<Bytes>>,
-    slow: Duration,
-}
-
-#[derive(Clone)]
-struct HostCtx {
-    sinks: Arc<Sinks>,
-    slow: bool,
-    /// Answer `Connection: close`: when every instance has one inbox, a connection is never
-    /// used twice, and closing it keeps 10,000 instances within the open-files limit.
-    close: bool,
-}
-
-/// A fake shared inbox: 401 without a signature, otherwise counts and answers 202 (a slow
-/// instance answers only after `--slow-ms`).
-async fn inbox(
-    State(h): State<HostCtx>,
-    Path(n): Path<usize>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut response = record(&h, n, &headers, body).await.into_response();
-    if h.close {
-        let headers = response.headers_mut();
-        headers.insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
-}
-
-async fn record(h: &HostCtx, n: usize, headers: &HeaderMap, body: Bytes) -> StatusCode {
-    let s = &h.sinks;
-    let Some(signature) = headers.get("signature") else {
-        s.phases[0].unsigned.fetch_add(1, Ordering::Relaxed);
-        return StatusCode::UNAUTHORIZED;
-    };
-    let c = &s.phases[usize::from(contains(signature.as_bytes(), STOCK_HOST.as_bytes()))];
-    if !contains(&body, &s.marker) {
-        c.other.fetch_add(1, Ordering::Relaxed);
-        return StatusCode::ACCEPTED;
-    }
-    c.posts.fetch_add(1, Ordering::Relaxed);
-    if let Some(slot) = c.first.get(n) {
-        let at = (s.base.elapsed().as_nanos() as u64).max(1);
-        if slot
-            .compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-        {
-            c.distinct.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    {
-        let mut sample = s.sample.lock().expect("sample lock");
-        if sample.is_none() {
-            *sample = Some(body);
-        }
-    }
-    if h.slow {
-        tokio::time::sleep(s.slow).await;
-    }
-    StatusCode::ACCEPTED
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// One port per fake instance. Dead ones are sockets that are bound (so the port stays
-/// reserved) but never listen: connecting is refused at once.
-async fn start_hosts(
-    o: &Opts,
-    sinks: &Arc<Sinks>,
-) -> anyhow::Result<(Vec<u16>, Vec<tokio::net::TcpSocket>)> {
-    let mut ports = Vec::with_capacity(o.hosts);
-    let mut dead = Vec::new();
-    for h in 0..o.hosts {
-        let kind = kind_of(h, o);
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind("127.0.0.1:0".parse()?)?;
-        ports.push(socket.local_addr()?.port());
-        if kind == Kind::Dead {
-            dead.push(socket);
-            continue;
-        }
-        let listener = socket.listen(1024)?;
-        let app = axum::Router::new()
-            .route("/inbox/{n}", post(inbox))
-            .with_state(HostCtx {
-                sinks: sinks.clone(),
-                slow: kind == Kind::Slow,
-                close: o.hosts == o.inboxes,
-            });
-        tokio::spawn(async move { axum::serve(listener, app).await });
-    }
-    Ok((ports, dead))
-}
-
-fn inbox_url(ports: &[u16], o: &Opts, n: usize) -> String {
-    format!("http://localhost:{}/inbox/{n}", ports[n % o.hosts])
-}
-
-/// Live inboxes reached and the arrival times (seconds after `start`) of the first copies.
-fn arrivals(c: &Counters, live: &[usize], base: Instant, start: Instant) -> Vec<f64> {
-    let offset = start.duration_since(base).as_nanos() as u64;
-    let mut t: Vec<f64> = live
-        .iter()
-        .filter_map(|&n| match c.first[n].load(Ordering::Relaxed) {
-            0 => None,
-            at => Some(at.saturating_sub(offset) as f64 / 1e9),
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t
-}
-
-/// Waits (bounded) until every live inbox has the activity from fedishop.
-async fn wait_live(s: &Sinks, live: &[usize], deadline: Instant) {
-    let c = &s.phases[0];
-    while Instant::now() < deadline {
-        if live
-            .iter()
-            .all(|&n| c.first[n].load(Ordering::Relaxed) != 0)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-fn vm_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
-                l.trim_start_matches(field)
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-/// Soft limit on open files, from /proc/self/limits.
-fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
-}
-
-// --- The stock path's types: an actor that can sign, and an activity that is a JSON body.
-
-#[derive(Debug)]
-struct StockActor {
-    id: Url,
-    public_pem: String,
-    private_pem: String,
-}
-
-#[async_trait::async_trait]
-impl Object for StockActor {
-    type DataType = ();
-    type Kind = serde_json::Value;
-    type Error = activitypub_federation::error::Error;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-    async fn read_from_id(_: Url, _: &Data<()>) -> Result<Option<Self>, Self::Error> {
-        Ok(None)
-    }
-    async fn into_json(self, _: &Data<()>) -> Result<serde_json::Value, Self::Error> {
-        Ok(serde_json::json!({ "id": self.id }))
-    }
-    async fn verify(_: &serde_json::Value, _: &Url, _: &Data<()>) -> Result<(), Self::Error> {
-        Ok(())
-    }
-    async fn from_json(_: serde_json::Value, _: &Data<()>) -> Result<Self, Self::Error> {
-        Err(Self::Error::Other("not used by this benchmark".into()))
-    }
-}
-
-impl Actor for StockActor {
-    fn public_key_pem(&self) -> &str {
-        &self.public_pem
-    }
-    fn private_key_pem(&self) -> Option<String> {
-        Some(self.private_pem.clone())
-    }
-    fn inbox(&self) -> Url {
-        self.id.clone()
-    }
-}
-
-#[derive(Debug)]
-struct StockActivity {
-    id: Url,
-    actor: Url,
-    body: serde_json::Value,
-}
-
-impl serde::Serialize for StockActivity {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.body.serialize(s)
-    }
-}
-
-#[async_trait::async_trait]
-impl Activity for StockActivity {
-    type DataType = ();
-    type Error = activitypub_federation::error::Error;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-    fn actor(&self) -> &Url {
-        &self.actor
-    }
-    async fn verify(&self, _: &Data<()>) -> Result<(), Self::Error> {
-        Ok(())
-    }
-    async fn receive(self, _: &Data<()>) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
 /// Phase 1: fedishop's own path. Returns the seconds from publishing to the last live
-/// delivery (None when not all arrived in time) and the live inboxes' arrival times.
+/// delivery (None when not all arrived in time), the live inboxes' arrival times and the CPU
+/// seconds the process used meanwhile.
 async fn fedishop_phase(
     o: &Opts,
     sinks: &Arc<Sinks>,
     ports: &[u16],
     live: &[usize],
-) -> anyhow::Result<(Option<f64>, Vec<f64>)> {
+) -> anyhow::Result<(Option<f64>, Vec<f64>, f64)> {
     let dir = tempfile::tempdir()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -519,6 +224,7 @@ async fn fedishop_phase(
     let description = "A spring oolong from a small garden at 1,200 m, rolled by hand and \
         roasted twice over charcoal.\n\n**Taste:** orchid, honey, a little stone fruit.\n\n\
         **Brewing:** 5 g per 100 ml, 95 °C; 20 s, then longer. 100 g in a resealable bag.";
+    let cpu_before = cpu_reading();
     let start = Instant::now();
     service::create_product(
         &state.store,
@@ -544,8 +250,13 @@ async fn fedishop_phase(
     .await?;
     state.changed();
     wait_live(sinks, live, start + Duration::from_secs(o.wait_secs)).await;
+    let (cpu, by_thread) = cpu_used(&cpu_before, &cpu_reading());
     let times = arrivals(&sinks.phases[0], live, sinks.base, start);
     let done = (times.len() == live.len()).then(|| times.last().copied().unwrap_or(0.0));
+    println!(
+        "fedishop phase CPU: {cpu:.2} s in {:.2} s ({by_thread})",
+        start.elapsed().as_secs_f64()
+    );
 
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(15), serving).await;
@@ -561,63 +272,7 @@ async fn fedishop_phase(
             break;
         }
     }
-    Ok((done, times))
-}
-
-/// Phase 2: the stock activitypub_federation path, the same body to the live inboxes.
-/// Returns the seconds until the last one arrived (None when not all did), the arrival times
-/// and how many sends failed (`usize::MAX` when the wait ran out).
-async fn stock_phase(
-    o: &Opts,
-    sinks: &Arc<Sinks>,
-    ports: &[u16],
-    live: &[usize],
-    body: &Bytes,
-) -> anyhow::Result<(Option<f64>, Vec<f64>, usize)> {
-    let body: serde_json::Value = serde_json::from_slice(body)?;
-    let field = |k: &str| Url::parse(body[k].as_str().unwrap_or_default());
-    let activity = StockActivity {
-        id: field("id")?,
-        actor: Url::parse(&format!("http://{STOCK_HOST}/actor"))?,
-        body: body.clone(),
-    };
-    let (public_pem, private_pem) = fedishop::federation::signatures::generate_key_pair()?;
-    let actor = StockActor {
-        id: activity.actor.clone(),
-        public_pem,
-        private_pem,
-    };
-    let config = FederationConfig::builder()
-        .domain(STOCK_HOST)
-        .app_data(())
-        .debug(true)
-        .build()
-        .await?;
-    let data = config.to_request_data();
-    let inboxes = live
-        .iter()
-        .map(|&n| Url::parse(&inbox_url(ports, o, n)))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let start = Instant::now();
-    let tasks = SendActivityTask::prepare(&activity, &actor, inboxes, &data).await?;
-    anyhow::ensure!(tasks.len() == live.len(), "prepare dropped inboxes");
-    let failed = tokio::time::timeout(
-        Duration::from_secs(o.wait_secs),
-        stream::iter(tasks)
-            .map(|task| {
-                let data = data.clone();
-                async move { task.sign_and_send(&data).await.is_err() }
-            })
-            .buffer_unordered(o.concurrency)
-            .filter(|failed| std::future::ready(*failed))
-            .count(),
-    )
-    .await
-    .unwrap_or(usize::MAX);
-    let times = arrivals(&sinks.phases[1], live, sinks.base, start);
-    let done = (times.len() == live.len()).then(|| times.last().copied().unwrap_or(0.0));
-    Ok((done, times, failed))
+    Ok((done, times, cpu))
 }
 
 fn pct(t: &[f64], p: f64) -> f64 {
@@ -682,7 +337,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let rss_setup = vm_kib("VmRSS:");
 
-    let (f_done, f_times) = fedishop_phase(&o, &sinks, &ports, &live).await?;
+    let (f_done, f_times, f_cpu) = fedishop_phase(&o, &sinks, &ports, &live).await?;
     let f_rss = vm_kib("VmHWM:");
     let c0 = &sinks.phases[0];
     let f_secs = f_done.unwrap_or(o.wait_secs as f64);
@@ -720,7 +375,8 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no activity arrived; nothing to send on the stock path"))?;
     println!("activity: {} bytes of JSON", body.len());
 
-    let (s_done, s_times, s_failed) = stock_phase(&o, &sinks, &ports, &live, &body).await?;
+    let (s_done, s_times, s_failed, s_cpu) =
+        stock::stock_phase(&o, &sinks, &ports, &live, &body).await?;
     let c1 = &sinks.phases[1];
     let s_secs = s_done.unwrap_or(o.wait_secs as f64);
     let s_rate = s_times.len() as f64 / s_secs;
@@ -748,6 +404,19 @@ async fn main() -> anyhow::Result<()> {
     );
     let ratio = f_rate / s_rate;
     let peak = vm_kib("VmHWM:");
+    let per_delivery = |cpu: f64, n: usize| cpu * 1000.0 / n.max(1) as f64;
+    let (f_ms, s_ms) = (
+        per_delivery(f_cpu, f_times.len()),
+        per_delivery(s_cpu, s_times.len()),
+    );
+    let (aws_rate, rsa_rate) = stock::signing_rates()?;
+    println!(
+        "CPU per live delivery (whole process, fake instances included): fedishop {f_ms:.3} ms, \
+         stock {s_ms:.3} ms; signing alone, one thread: fedishop (aws-lc-rs) {aws_rate:.0}/s, \
+         stock (rsa) {rsa_rate:.0}/s, {:.2}x: the most ratio_vs_stock can be while both are \
+         bound by CPU",
+        aws_rate / rsa_rate
+    );
     println!(
         "ratio fedishop / stock: {ratio:.2}; peak RSS {:.1} MiB (after setting up the fake \
          instances {:.1} MiB, at the end of the fedishop phase {:.1} MiB)",
@@ -776,6 +445,11 @@ async fn main() -> anyhow::Result<()> {
             "concurrency": o.concurrency,
             "per_host": o.per_host,
             "activity_bytes": body.len(),
+            "cpu_ms_per_delivery": round(f_ms, 3),
+            "stock_cpu_ms_per_delivery": round(s_ms, 3),
+            "signs_per_sec": round(aws_rate, 0),
+            "stock_signs_per_sec": round(rsa_rate, 0),
+            "signing_ratio": round(aws_rate / rsa_rate, 2),
         })
     );
     Ok(())

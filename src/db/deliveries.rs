@@ -7,11 +7,13 @@
 
 use sqlx::Row;
 
-use super::{Backend, Store, Tx};
+use super::{dialect, Backend, Store, Tx};
 use crate::error::Result;
 
-/// Rows per multi-row INSERT (7 values each, well under both databases' limits).
+/// Rows per multi-row INSERT (8 values each, well under both databases' limits).
 const INSERT_CHUNK: usize = 500;
+/// Ids per `IN (…)` list when recording outcomes.
+const ID_CHUNK: usize = 500;
 
 /// One delivery to queue.
 pub struct NewDelivery<'a> {
@@ -30,27 +32,19 @@ pub async fn queue(
     deliveries: &[NewDelivery<'_>],
     now: i64,
 ) -> Result<()> {
+    let backend = super::backend_of(tx);
     for chunk in deliveries.chunks(INSERT_CHUNK) {
         let mut sql = String::from(
-            "INSERT INTO deliveries (id, activity_id, sender, inbox, host, object_id, attempts, \
-             next_attempt_at, state, created_at) VALUES ",
+            "INSERT INTO deliveries (id, activity_id, sender, inbox, host, object_id, \
+             next_attempt_at, created_at, attempts, state) VALUES ",
         );
         for i in 0..chunk.len() {
-            let b = i * 7;
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, 0, ${}, 'pending', ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 7
-            ));
+            sql.push('(');
+            sql.push_str(&dialect::bulk_markers(backend, i * 8 + 1, 8));
+            sql.push_str(", 0, 'pending')");
         }
         sql.push_str(" ON CONFLICT (activity_id, inbox) DO NOTHING");
         let mut q = sqlx::query(&sql);
@@ -62,6 +56,7 @@ pub async fn queue(
                 .bind(d.inbox)
                 .bind(d.host)
                 .bind(object_id)
+                .bind(now)
                 .bind(now);
         }
         q.execute(&mut **tx).await?;
@@ -80,12 +75,12 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
-/// Leases up to `limit` deliveries due at `now` to `owner` until `lease_until`: oldest due
-/// first; none of an instance whose circuit is open or that is unavailable, none of the hosts
-/// in `skip_hosts` (already busy in this process), and none with an earlier delivery of the
-/// same object to the same inbox still pending.
+/// Leases up to `limit` deliveries due at `now` to `owner` until `lease_until`, in the
+/// caller's transaction: oldest due first; none of an instance whose circuit is open or that
+/// is unavailable, none of the hosts in `skip_hosts` (already busy in this process), and none
+/// with an earlier delivery of the same object to the same inbox still pending.
 pub async fn claim(
-    store: &Store,
+    tx: &mut Tx,
     owner: &str,
     now: i64,
     lease_until: i64,
@@ -100,7 +95,7 @@ pub async fn claim(
     if !skip_hosts.is_empty() {
         skip.push(')');
     }
-    let lock = match store.backend() {
+    let lock = match super::backend_of(tx) {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
@@ -124,7 +119,7 @@ pub async fn claim(
     for h in skip_hosts {
         q = q.bind(h);
     }
-    let rows = q.fetch_all(store.pool()).await?;
+    let rows = q.fetch_all(&mut **tx).await?;
     rows.iter()
         .map(|r| {
             Ok(Claimed {
@@ -140,7 +135,7 @@ pub async fn claim(
 }
 
 /// The bodies of the given activities, by id.
-pub async fn activity_bodies(store: &Store, ids: &[&str]) -> Result<Vec<(String, String)>> {
+pub async fn activity_bodies(tx: &mut Tx, ids: &[&str]) -> Result<Vec<(String, String)>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -153,7 +148,7 @@ pub async fn activity_bodies(store: &Store, ids: &[&str]) -> Result<Vec<(String,
     for id in ids {
         q = q.bind(*id);
     }
-    Ok(q.fetch_all(store.pool()).await?)
+    Ok(q.fetch_all(&mut **tx).await?)
 }
 
 /// What became of one claimed delivery.
@@ -170,32 +165,58 @@ pub enum Outcome {
     Released,
 }
 
-/// Records outcomes in the caller's transaction.
-pub async fn record(tx: &mut Tx, id: &str, outcome: &Outcome) -> Result<()> {
-    let q = match outcome {
-        Outcome::Delivered => sqlx::query("DELETE FROM deliveries WHERE id = $1").bind(id),
-        Outcome::Retry {
-            next_attempt_at,
-            error,
-        } => sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2, \
-             last_error = $3, lease_owner = NULL, lease_until = 0 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(*next_attempt_at)
-        .bind(error.as_str()),
-        Outcome::Failed { error } => sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, state = 'failed', last_error = $2, \
-             lease_owner = NULL, lease_until = 0 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(error.as_str()),
-        Outcome::Released => {
-            sqlx::query("UPDATE deliveries SET lease_owner = NULL, lease_until = 0 WHERE id = $1")
-                .bind(id)
-        }
+/// Records outcomes in the caller's transaction: delivered rows are deleted and released
+/// ones freed with one statement per 500, the others (each with its own error and time)
+/// one by one.
+pub async fn record(tx: &mut Tx, outcomes: &[(&str, &Outcome)]) -> Result<()> {
+    let backend = super::backend_of(tx);
+    let ids = |want: fn(&Outcome) -> bool| -> Vec<&str> {
+        outcomes
+            .iter()
+            .filter(|(_, o)| want(o))
+            .map(|(id, _)| *id)
+            .collect()
     };
-    q.execute(&mut **tx).await?;
+    let delivered = ids(|o| matches!(o, Outcome::Delivered));
+    let released = ids(|o| matches!(o, Outcome::Released));
+    for (list, sql) in [
+        (&delivered, "DELETE FROM deliveries WHERE id IN "),
+        (
+            &released,
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = 0 WHERE id IN ",
+        ),
+    ] {
+        for chunk in list.chunks(ID_CHUNK) {
+            let sql = format!("{sql}({})", dialect::bulk_markers(backend, 1, chunk.len()));
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    for (id, outcome) in outcomes {
+        let q = match outcome {
+            Outcome::Delivered | Outcome::Released => continue,
+            Outcome::Retry {
+                next_attempt_at,
+                error,
+            } => sqlx::query(
+                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2, \
+                 last_error = $3, lease_owner = NULL, lease_until = 0 WHERE id = $1",
+            )
+            .bind(*id)
+            .bind(*next_attempt_at)
+            .bind(error.as_str()),
+            Outcome::Failed { error } => sqlx::query(
+                "UPDATE deliveries SET attempts = attempts + 1, state = 'failed', \
+                 last_error = $2, lease_owner = NULL, lease_until = 0 WHERE id = $1",
+            )
+            .bind(*id)
+            .bind(error.as_str()),
+        };
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -210,6 +231,21 @@ pub async fn bring_forward(tx: &mut Tx, host: &str, now: i64) -> Result<()> {
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Holds every pending delivery to `host` back until `until` (the end of its circuit's
+/// cool-off), so that claims meanwhile do not look at them again and again; their attempts
+/// stay as they were, and `bring_forward` undoes it when the instance answers earlier.
+pub async fn defer_host(tx: &mut Tx, host: &str, until: i64) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = $2 WHERE host = $1 AND state = 'pending' \
+         AND next_attempt_at < $2",
+    )
+    .bind(host)
+    .bind(until)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 /// Gives up every pending delivery to `host` with `reason` (unavailable or blocked).
@@ -244,14 +280,14 @@ pub async fn release_leases(store: &Store, owner: Option<&str>) -> Result<u64> {
     Ok(r.rows_affected())
 }
 
-/// Extends the leases `owner` holds (rows still being sent).
-pub async fn renew_leases(store: &Store, owner: &str, lease_until: i64) -> Result<u64> {
+/// Extends the leases `owner` holds (rows being sent or waiting for a free slot).
+pub async fn renew_leases(tx: &mut Tx, owner: &str, lease_until: i64) -> Result<u64> {
     let r = sqlx::query(
         "UPDATE deliveries SET lease_until = $2 WHERE lease_owner = $1 AND state = 'pending'",
     )
     .bind(owner)
     .bind(lease_until)
-    .execute(store.pool())
+    .execute(&mut **tx)
     .await?;
     Ok(r.rows_affected())
 }
@@ -281,4 +317,15 @@ pub async fn next_due(store: &Store) -> Result<Option<i64>> {
             .fetch_one(store.pool())
             .await?,
     )
+}
+
+/// On PostgreSQL, lets the worker's bookkeeping (claims, outcomes, leases) commit without
+/// waiting for its WAL to reach the disk. Only a crash of PostgreSQL itself can lose such a
+/// commit, and losing one only means a delivery is sent again (receivers drop duplicates by
+/// activity id) or a lease ends early. Queuing deliveries stays fully durable.
+pub async fn relaxed_commit(tx: &mut Tx) -> Result<()> {
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -51,34 +51,64 @@ pub async fn health(store: &Store, host: &str) -> Result<Option<HostHealth>> {
         .map(|(_, h)| h))
 }
 
-/// Stores an instance's health and adds to its totals, in the caller's transaction.
-pub async fn save_health(
-    tx: &mut Tx,
-    host: &str,
-    h: &HostHealth,
-    delivered: i64,
-    failed: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO instances (host, consecutive_failures, failing_since, circuit_open_until, \
-         unavailable_since, last_success_at, last_failure_at, last_error, delivered, failed) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (host) DO UPDATE SET \
-         consecutive_failures = $2, failing_since = $3, circuit_open_until = $4, \
-         unavailable_since = $5, last_success_at = $6, last_failure_at = $7, last_error = $8, \
-         delivered = instances.delivered + $9, failed = instances.failed + $10",
-    )
-    .bind(host)
-    .bind(h.consecutive_failures)
-    .bind(h.failing_since)
-    .bind(h.circuit_open_until)
-    .bind(h.unavailable_since)
-    .bind(h.last_success_at)
-    .bind(h.last_failure_at)
-    .bind(h.last_error.as_deref())
-    .bind(delivered)
-    .bind(failed)
-    .execute(&mut **tx)
-    .await?;
+/// What one batch of delivery outcomes says about an instance.
+pub struct HealthUpdate<'a> {
+    pub host: &'a str,
+    pub health: &'a HostHealth,
+    /// Added to the instance's totals.
+    pub delivered: i64,
+    pub failed: i64,
+}
+
+/// Instances per multi-row upsert (10 values each).
+const HEALTH_CHUNK: usize = 200;
+
+/// Stores instances' health and adds to their totals, in the caller's transaction: one
+/// statement per 200 instances.
+pub async fn save_health(tx: &mut Tx, updates: &[HealthUpdate<'_>]) -> Result<()> {
+    let backend = super::backend_of(tx);
+    for chunk in updates.chunks(HEALTH_CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO instances (host, consecutive_failures, failing_since, \
+             circuit_open_until, unavailable_since, last_success_at, last_failure_at, \
+             last_error, delivered, failed) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            sql.push_str(&super::dialect::bulk_markers(backend, i * 10 + 1, 10));
+            sql.push(')');
+        }
+        sql.push_str(
+            " ON CONFLICT (host) DO UPDATE SET \
+             consecutive_failures = excluded.consecutive_failures, \
+             failing_since = excluded.failing_since, \
+             circuit_open_until = excluded.circuit_open_until, \
+             unavailable_since = excluded.unavailable_since, \
+             last_success_at = excluded.last_success_at, \
+             last_failure_at = excluded.last_failure_at, last_error = excluded.last_error, \
+             delivered = instances.delivered + excluded.delivered, \
+             failed = instances.failed + excluded.failed",
+        );
+        let mut q = sqlx::query(&sql);
+        for u in chunk {
+            let h = u.health;
+            q = q
+                .bind(u.host)
+                .bind(h.consecutive_failures)
+                .bind(h.failing_since)
+                .bind(h.circuit_open_until)
+                .bind(h.unavailable_since)
+                .bind(h.last_success_at)
+                .bind(h.last_failure_at)
+                .bind(h.last_error.as_deref())
+                .bind(u.delivered)
+                .bind(u.failed);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

@@ -174,6 +174,15 @@ pub(crate) fn unique_to_conflict(e: sqlx::Error, message: &str) -> Error {
     }
 }
 
+/// The backend a connection (or transaction) talks to.
+pub(crate) fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
+    if conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    }
+}
+
 /// Builds `$start, $start+1, ...` for an `IN (...)` list of `n` values.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)

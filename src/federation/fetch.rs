@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use url::Url;
@@ -196,6 +197,31 @@ pub struct SigningKey {
     pub key: Arc<super::signatures::PrivateKey>,
 }
 
+/// An activity ready to be POSTed to any number of inboxes: its bytes, shared by every
+/// request instead of copied into each, and its `Digest` header, computed once.
+#[derive(Clone, Debug)]
+pub struct OutgoingBody {
+    bytes: Bytes,
+    digest: HeaderValue,
+    digest_text: String,
+}
+
+impl OutgoingBody {
+    pub fn new(body: impl Into<Bytes>) -> OutgoingBody {
+        let bytes = body.into();
+        let digest_text = signatures::digest_header(&bytes);
+        OutgoingBody {
+            digest: HeaderValue::from_str(&digest_text).expect("digest header"),
+            digest_text,
+            bytes,
+        }
+    }
+
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+}
+
 /// An HTTP client for federation.
 #[derive(Clone)]
 pub struct Client {
@@ -325,7 +351,7 @@ impl Client {
     pub async fn post_activity(
         &self,
         inbox: &str,
-        body: &str,
+        body: &OutgoingBody,
         signer: &SigningKey,
     ) -> Result<(), FetchError> {
         let target = check_url(inbox, self.dev)?;
@@ -339,13 +365,7 @@ impl Client {
             HeaderValue::from_static("application/activity+json"),
         );
         let response = self
-            .send_signed(
-                Method::POST,
-                &target,
-                headers,
-                Some(body.as_bytes().to_vec()),
-                signer,
-            )
+            .send_signed(Method::POST, &target, headers, Some(body), signer)
             .await?;
         let status = response.status();
         if status.is_success() {
@@ -369,7 +389,7 @@ impl Client {
         method: Method,
         target: &Url,
         mut headers: HeaderMap,
-        body: Option<Vec<u8>>,
+        body: Option<&OutgoingBody>,
         signer: &SigningKey,
     ) -> Result<reqwest::Response, FetchError> {
         let host =
@@ -382,13 +402,9 @@ impl Client {
         }
         let mut signed: Vec<(&'static str, String)> =
             vec![("host", host.clone()), ("date", date.clone())];
-        if let Some(b) = &body {
-            let digest = signatures::digest_header(b);
-            headers.insert(
-                "digest",
-                HeaderValue::from_str(&digest).expect("digest header"),
-            );
-            signed.push(("digest", digest));
+        if let Some(b) = body {
+            headers.insert("digest", b.digest.clone());
+            signed.push(("digest", b.digest_text.clone()));
             signed.push(("content-type", "application/activity+json".into()));
         } else if let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) {
             signed.push(("accept", accept.to_string()));
@@ -414,7 +430,7 @@ impl Client {
         );
         let mut request = self.http.request(method, target.clone()).headers(headers);
         if let Some(b) = body {
-            request = request.body(b);
+            request = request.body(b.bytes.clone());
         }
         request
             .send()
