@@ -158,7 +158,11 @@ async fn post_signed(from: &TestApp, actor: &str, inbox: &str, activity: &Value)
     from.state
         .federation
         .client
-        .post_activity(inbox, &activity.to_string(), &key)
+        .post_activity(
+            inbox,
+            &fedishop::federation::fetch::OutgoingBody::new(activity.to_string()),
+            &key,
+        )
         .await
         .unwrap();
 }
