@@ -225,6 +225,24 @@ pub async fn by_id(store: &Store, id: &ProductId) -> Result<Option<Product>> {
     }
 }
 
+/// A product with its variants but without images and tags: what pricing an order needs.
+pub async fn for_sale(store: &Store, id: &ProductId) -> Result<Option<Product>> {
+    let row = sqlx::query(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(store.pool())
+    .await?;
+    match row {
+        Some(r) => {
+            let mut v = vec![product_from_row(&r)?];
+            attach_variants(store, &mut v).await?;
+            Ok(v.pop())
+        }
+        None => Ok(None),
+    }
+}
+
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
 fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -342,21 +360,32 @@ pub async fn shop_tags(store: &Store, shop: &ShopId, limit: i64) -> Result<Vec<(
 
 /// Loads images, variants and tags for many products with three queries.
 async fn attach_children(store: &Store, products: &mut [Product]) -> Result<()> {
+    attach_images(store, products).await?;
+    attach_variants(store, products).await?;
+    attach_tags(store, products).await
+}
+
+/// The products' ids for an `IN` list, and where each one is in `products`.
+fn id_index(products: &[Product]) -> (Vec<String>, HashMap<String, usize>) {
+    let ids: Vec<String> = products.iter().map(|p| p.id.to_string()).collect();
+    let index = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), i))
+        .collect();
+    (ids, index)
+}
+
+async fn attach_images(store: &Store, products: &mut [Product]) -> Result<()> {
     if products.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = products.iter().map(|p| p.id.to_string()).collect();
-    let list = placeholders(1, ids.len());
-    let index: HashMap<String, usize> = products
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id.to_string(), i))
-        .collect();
-
+    let (ids, index) = id_index(products);
     let sql = format!(
         "SELECT pi.product_id, pi.alt, {} FROM product_images pi JOIN images i ON i.id = pi.image_id \
-         WHERE pi.product_id IN ({list}) ORDER BY pi.product_id, pi.position",
-        super::images::IMAGE_COLUMNS
+         WHERE pi.product_id IN ({}) ORDER BY pi.product_id, pi.position",
+        super::images::IMAGE_COLUMNS,
+        placeholders(1, ids.len())
     );
     let mut q = sqlx::query(&sql);
     for id in &ids {
@@ -371,10 +400,18 @@ async fn attach_children(store: &Store, products: &mut [Product]) -> Result<()> 
             });
         }
     }
+    Ok(())
+}
 
+async fn attach_variants(store: &Store, products: &mut [Product]) -> Result<()> {
+    if products.is_empty() {
+        return Ok(());
+    }
+    let (ids, index) = id_index(products);
     let sql = format!(
         "SELECT id, product_id, title, options_json, sku, price_minor, stock FROM product_variants \
-         WHERE product_id IN ({list}) ORDER BY product_id, position"
+         WHERE product_id IN ({}) ORDER BY product_id, position",
+        placeholders(1, ids.len())
     );
     let mut q = sqlx::query(&sql);
     for id in &ids {
@@ -397,9 +434,17 @@ async fn attach_children(store: &Store, products: &mut [Product]) -> Result<()> 
             });
         }
     }
+    Ok(())
+}
 
+async fn attach_tags(store: &Store, products: &mut [Product]) -> Result<()> {
+    if products.is_empty() {
+        return Ok(());
+    }
+    let (ids, index) = id_index(products);
     let sql = format!(
-        "SELECT product_id, tag FROM product_tags WHERE product_id IN ({list}) ORDER BY tag"
+        "SELECT product_id, tag FROM product_tags WHERE product_id IN ({}) ORDER BY tag",
+        placeholders(1, ids.len())
     );
     let mut q = sqlx::query_as::<_, (String, String)>(&sql);
     for id in &ids {

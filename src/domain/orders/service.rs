@@ -213,7 +213,7 @@ async fn price(
     let mut lines: Vec<OrderLine> = Vec::new();
     for (i, l) in valid.lines.iter().enumerate() {
         let f = |n: &str| format!("lines[{i}].{n}");
-        let product = match db::products::by_id(store, &l.product).await? {
+        let product = match db::products::for_sale(store, &l.product).await? {
             Some(p) if p.shop_id == shop.id && p.is_public() => p,
             _ => {
                 e.add(f("product"), Problem::NotForSale);
@@ -422,7 +422,7 @@ async fn write_new(
 }
 
 async fn available_now(store: &Store, l: &OrderLine) -> Result<i64> {
-    let Some(p) = db::products::by_id(store, &l.product_id).await? else {
+    let Some(p) = db::products::for_sale(store, &l.product_id).await? else {
         return Ok(0);
     };
     Ok(match &l.variant_id {
