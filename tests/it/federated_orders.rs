@@ -4,81 +4,17 @@
 //! and the address never in a public place.
 
 use fedishop::db::{self, inbox, outbox};
-use fedishop::domain::accounts::{Role, User};
-use fedishop::domain::ids::ProductId;
-use fedishop::domain::orders::checkout::{CheckoutSettings, PaymentOption, ShippingOption};
+use fedishop::domain::accounts::Role;
 use fedishop::domain::orders::remote::{RemoteOrder, RemoteOrderInput};
-use fedishop::domain::orders::{service, Address, Order, PaymentMethod, StatusChange};
+use fedishop::domain::orders::{service, Address, Order, StatusChange};
 use fedishop::federation::keys::signing_key;
 use fedishop::federation::orders::{send, wire};
 use serde_json::{json, Value};
 
+use crate::support::orders::{pair, Pair};
 use crate::support::{eventually, TestApp};
 
 const STREET: &str = "7 Secret Garden Lane";
-
-struct Pair {
-    shop: TestApp,
-    member: TestApp,
-    alice: User,
-    bob: User,
-    product: String,
-    product_id: ProductId,
-}
-
-async fn pair() -> Pair {
-    let shop = TestApp::spawn_federating().await;
-    let member = TestApp::spawn_federating().await;
-    let token = shop.seller_with_shop("alice", "teashop").await;
-    let alice = db::users::by_username(&shop.state.store, "alice")
-        .await
-        .unwrap()
-        .unwrap();
-    let settings = CheckoutSettings {
-        payment_methods: vec![
-            PaymentOption {
-                method: PaymentMethod::BankTransfer,
-                details: "IBAN DE00 1234, Alice Tea".into(),
-                url: None,
-            },
-            PaymentOption {
-                method: PaymentMethod::PaymentLink,
-                details: "Pay by card".into(),
-                url: Some("https://pay.example/teashop".into()),
-            },
-        ],
-        shipping_options: vec![ShippingOption {
-            id: "standard".into(),
-            name: "Standard".into(),
-            price: "4.00".into(),
-            currency: "EUR".into(),
-            countries: vec![],
-        }],
-        hold_hours: 72,
-        notify_email: None,
-    };
-    service::update_settings(&shop.state.store, &alice, "teashop", &settings)
-        .await
-        .unwrap();
-    let p = shop
-        .product(
-            &token,
-            "teashop",
-            json!({"title": "Sencha", "price": "8.00", "currency": "EUR", "stock": 5, "status": "published"}),
-        )
-        .await;
-    let product_id = ProductId::parse(p["id"].as_str().unwrap()).unwrap();
-    let product = shop.state.urls.product("teashop", &product_id);
-    let (bob, _) = member.user("bob", Role::Member).await;
-    Pair {
-        shop,
-        member,
-        alice,
-        bob,
-        product,
-        product_id,
-    }
-}
 
 fn input(quantity: i64, key: &str) -> RemoteOrderInput {
     RemoteOrderInput {

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod fake_instance;
+pub mod orders;
 
 use std::net::SocketAddr;
 
