@@ -89,8 +89,12 @@ impl Mailer {
             .map_err(|e| e.to_string())
     }
 
-    /// Sends one message. The error text never contains the recipient.
+    /// Sends one message. The error text never contains an address.
     pub async fn send(&self, m: &QueuedMail) -> Result<(), String> {
+        self.send_raw(m).await.map_err(|e| redact(&e))
+    }
+
+    async fn send_raw(&self, m: &QueuedMail) -> Result<(), String> {
         let message = self.message(m)?;
         match &self.sender {
             Sender::File(dir) => {
@@ -112,13 +116,24 @@ impl Mailer {
                 tracing::info!(mail = %m.id, subject = %m.subject, "mail (log transport, not sent)");
                 Ok(())
             }
-            Sender::Smtp(Ok(t)) => t.send(message).await.map(|_| ()).map_err(|e| {
-                // lettre's errors name the server's answer, not the recipient.
-                format!("smtp: {e}")
-            }),
+            Sender::Smtp(Ok(t)) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("smtp: {e}")),
             Sender::Smtp(Err(e)) => Err(format!("smtp transport: {e}")),
         }
     }
+}
+
+/// An error text fit for the log and the outbox row: any word with an `@` (an SMTP server may
+/// quote the recipient, e.g. `550 <ann@example.org>: unknown user`) is replaced.
+fn redact(error: &str) -> String {
+    error
+        .split(' ')
+        .map(|w| if w.contains('@') { "[address]" } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Minutes before the next attempt: 1, 2, 4, ... up to 6 hours.
@@ -188,6 +203,15 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_never_reach_the_log() {
+        assert_eq!(
+            redact("smtp: 550 <ann@example.org>: Recipient address rejected"),
+            "smtp: 550 [address] Recipient address rejected"
+        );
+        assert_eq!(redact("connection refused"), "connection refused");
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {
