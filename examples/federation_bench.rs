@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 use axum::routing::post;
 use fedishop::config::Settings;
 use fedishop::db::remote_actors;
-use fedishop::domain::accounts::{self, NewUser, Role};
-use fedishop::domain::catalog::{service, ProductForm, ProductStatus, ShopForm};
+use fedishop::domain::catalog::{service, ProductForm, ProductStatus};
 use fedishop::domain::social::{Follow, FollowState, RemoteActor};
 use fedishop::federation::signatures;
 use fedishop::server::{self, AppState};
@@ -53,31 +52,7 @@ async fn main() -> anyhow::Result<()> {
     }));
 
     // A shop with one product.
-    let seller = accounts::create_user(
-        &state.store,
-        NewUser {
-            username: "seller".into(),
-            display_name: None,
-            password: "bench password".into(),
-            password_confirm: None,
-            role: Role::Seller,
-        },
-    )
-    .await?;
-    service::create_shop(
-        &state.store,
-        &seller,
-        ShopForm {
-            handle: "teashop".into(),
-            name: "Tea".into(),
-            summary: String::new(),
-            avatar_image: None,
-            banner_image: None,
-            links: vec![],
-            manually_approves_followers: false,
-        },
-    )
-    .await?;
+    let (seller, _) = support::seller_with_shop(&state.store, "teashop", "Tea").await?;
     let product = |title: &str| ProductForm {
         title: title.into(),
         description: "Roasted".into(),

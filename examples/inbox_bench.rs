@@ -23,8 +23,7 @@ use std::time::{Duration, Instant};
 
 use fedishop::config::Settings;
 use fedishop::db::{inbox, remote_actors};
-use fedishop::domain::accounts::{self, NewUser, Role};
-use fedishop::domain::catalog::{service, ProductForm, ProductStatus, ShopForm};
+use fedishop::domain::catalog::{service, ProductForm, ProductStatus};
 use fedishop::domain::social::RemoteActor;
 use fedishop::federation::signatures;
 use fedishop::server::{self, AppState};
@@ -393,31 +392,7 @@ async fn seed(
     args: &Args,
     keys: &[(String, Arc<signatures::PrivateKey>)],
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let seller = accounts::create_user(
-        &state.store,
-        NewUser {
-            username: "seller".into(),
-            display_name: None,
-            password: "bench password".into(),
-            password_confirm: None,
-            role: Role::Seller,
-        },
-    )
-    .await?;
-    service::create_shop(
-        &state.store,
-        &seller,
-        ShopForm {
-            handle: "teashop".into(),
-            name: "Tea".into(),
-            summary: String::new(),
-            avatar_image: None,
-            banner_image: None,
-            links: vec![],
-            manually_approves_followers: false,
-        },
-    )
-    .await?;
+    let (seller, _) = support::seller_with_shop(&state.store, "teashop", "Tea").await?;
     let mut products = Vec::with_capacity(args.products);
     for i in 0..args.products {
         let form = ProductForm {

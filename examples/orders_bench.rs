@@ -19,8 +19,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use fedishop::config::{MailTransport, Settings};
-use fedishop::domain::accounts::{self, NewUser, Role};
-use fedishop::domain::catalog::{service, ProductForm, ProductStatus, ShopForm};
+use fedishop::domain::accounts::{self, Role};
+use fedishop::domain::catalog::{service, ProductForm, ProductStatus};
 use fedishop::domain::orders::checkout::{
     CheckoutSettings, PaymentMethod, PaymentOption, ShippingOption,
 };
@@ -254,27 +254,7 @@ async fn post(
 /// Returns (tokens, hot product URL, sell-out product URL).
 async fn seed(state: &AppState, args: &Args) -> anyhow::Result<(Vec<String>, String, String)> {
     let store = &state.store;
-    let seller = accounts::create_user(
-        store,
-        NewUser {
-            username: "seller".into(),
-            display_name: None,
-            password: "correct horse battery".into(),
-            password_confirm: None,
-            role: Role::Seller,
-        },
-    )
-    .await?;
-    let shop = service::create_shop(
-        store,
-        &seller,
-        ShopForm {
-            handle: "bench".into(),
-            name: "Bench".into(),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let (seller, shop) = support::seller_with_shop(store, "bench", "Bench").await?;
     orders::update_settings(
         store,
         &seller,
@@ -323,17 +303,7 @@ async fn seed(state: &AppState, args: &Args) -> anyhow::Result<(Vec<String>, Str
     let mut tokens = Vec::new();
     for i in 0..args.buyers {
         let name = format!("buyer{i}");
-        accounts::create_user(
-            store,
-            NewUser {
-                username: name.clone(),
-                display_name: None,
-                password: "correct horse battery".into(),
-                password_confirm: None,
-                role: Role::Member,
-            },
-        )
-        .await?;
+        support::account(store, &name, Role::Member).await?;
         tokens.push(accounts::issue_token(store, &name, "bench").await?);
     }
     Ok((

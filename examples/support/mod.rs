@@ -84,3 +84,45 @@ pub mod pg {
         Ok(())
     }
 }
+
+/// Creates an account with `role` (password "bench password").
+pub async fn account(
+    store: &fedishop::db::Store,
+    username: &str,
+    role: fedishop::domain::accounts::Role,
+) -> anyhow::Result<fedishop::domain::accounts::User> {
+    Ok(fedishop::domain::accounts::create_user(
+        store,
+        fedishop::domain::accounts::NewUser {
+            username: username.into(),
+            display_name: None,
+            password: "bench password".into(),
+            password_confirm: None,
+            role,
+        },
+    )
+    .await?)
+}
+
+/// A seller `seller` with an empty shop `handle` named `name`.
+pub async fn seller_with_shop(
+    store: &fedishop::db::Store,
+    handle: &str,
+    name: &str,
+) -> anyhow::Result<(
+    fedishop::domain::accounts::User,
+    fedishop::domain::catalog::Shop,
+)> {
+    let seller = account(store, "seller", fedishop::domain::accounts::Role::Seller).await?;
+    let shop = fedishop::domain::catalog::service::create_shop(
+        store,
+        &seller,
+        fedishop::domain::catalog::ShopForm {
+            handle: handle.into(),
+            name: name.into(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok((seller, shop))
+}
